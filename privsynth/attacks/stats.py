@@ -1,0 +1,43 @@
+"""Interval estimates the attacks report: DeLong for an AUC, Wilson for a proportion."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.stats import rankdata
+
+Z95 = 1.959963984540054
+
+
+def _midrank_placements(positives: np.ndarray, negatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's structural components: for each positive, the share of negatives it beats (ties 1/2)."""
+    all_scores = np.concatenate([positives, negatives])
+    ranks_all = rankdata(all_scores)
+    ranks_pos, ranks_neg = rankdata(positives), rankdata(negatives)
+    m, n = len(positives), len(negatives)
+    v10 = (ranks_all[:m] - ranks_pos) / n          # for each positive
+    v01 = 1.0 - (ranks_all[m:] - ranks_neg) / m    # for each negative
+    return v10, v01
+
+
+def auc_with_delong_ci(positives: np.ndarray, negatives: np.ndarray) -> tuple[float, tuple[float, float]]:
+    """Mann-Whitney AUC (ties count 1/2) and its 95% DeLong interval, clipped to [0, 1]."""
+    positives, negatives = np.asarray(positives, float), np.asarray(negatives, float)
+    if len(positives) < 2 or len(negatives) < 2:
+        raise ValueError("an AUC interval needs at least two scores per class")
+    v10, v01 = _midrank_placements(positives, negatives)
+    auc = float(v10.mean())
+    variance = v10.var(ddof=1) / len(v10) + v01.var(ddof=1) / len(v01)
+    half = Z95 * math.sqrt(max(variance, 0.0))
+    return auc, (max(0.0, auc - half), min(1.0, auc + half))
+
+
+def wilson_interval(successes: float, n: int) -> tuple[float, float]:
+    """95% Wilson score interval for a proportion (well behaved near 0 and 1)."""
+    if n <= 0:
+        raise ValueError("n must be positive")
+    p = successes / n
+    denominator = 1 + Z95**2 / n
+    centre = (p + Z95**2 / (2 * n)) / denominator
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -1,0 +1,20 @@
+"""Seeded train/holdout split. The holdout is the control population for attacks and utility checks."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from privsynth.errors import DataError
+
+
+def split_train_holdout(frame: pd.DataFrame, holdout_fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Shuffle with ``seed`` and cut; both parts keep at least one row."""
+    n = len(frame)
+    n_holdout = int(round(n * holdout_fraction))
+    if n_holdout < 1 or n - n_holdout < 1:
+        raise DataError(f"a table of {n} row(s) cannot be split with holdout_fraction {holdout_fraction} "
+                        "(use more rows, or give a separate holdout file in data.holdout)")
+    order = np.random.default_rng(seed).permutation(n)
+    holdout = frame.iloc[np.sort(order[:n_holdout])].reset_index(drop=True)
+    train = frame.iloc[np.sort(order[n_holdout:])].reset_index(drop=True)
+    return train, holdout

@@ -1,0 +1,95 @@
+"""SDV models as clearly labelled NON-DP baselines (the only file importing sdv, lazily).
+
+They read the raw training rows through PrivateData's escape hatch, which refuses unless the threat model
+sets ``allow_non_dp: true``, and their guarantee says "none". SDV's licence (BUSL-1.1) forbids offering it as
+a synthetic-data service: these exist so reports can show what DP buys, not as products. Metadata is built
+from the PUBLIC domain (not detected from the data), and nothing is pickled.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from privsynth.generators.base import Generator, check_params
+from privsynth.privacy.private_data import PrivateData
+from privsynth.results import Guarantee
+from privsynth.seeding import numpy_global_seed
+from privsynth.threat_model import CategoricalColumn
+
+_TABLE = "table"
+
+
+class GaussianCopulaBaseline(Generator):
+    kind = "gaussian-copula"
+    is_dp = False
+
+    def __init__(self, default_distribution: str = "beta") -> None:
+        super().__init__(**check_params(self.kind, {"default_distribution": default_distribution},
+                                        {"default_distribution": str}))
+        self.default_distribution = default_distribution
+
+    def fit(self, private: PrivateData) -> "GaussianCopulaBaseline":
+        from sdv.metadata import Metadata
+        from sdv.single_table import GaussianCopulaSynthesizer
+
+        logging.getLogger("sdv").setLevel(logging.WARNING)
+        logging.getLogger("SingleTableSynthesizer").setLevel(logging.WARNING)
+        self.domain_ = private.domain
+        frame = _to_sdv_frame(private.raw_frame_for_non_dp_baseline(), private.domain)
+        self.default_rows_ = len(frame)  # non-DP: the true row count, like everything else it reads
+        metadata = Metadata.load_from_dict(_metadata_dict(private.domain), _TABLE)
+        self.model_ = GaussianCopulaSynthesizer(metadata, default_distribution=self.default_distribution)
+        with numpy_global_seed(0):
+            self.model_.fit({_TABLE: frame})
+        return self
+
+    def sample(self, n: int, seed: int) -> pd.DataFrame:
+        self._require_fitted("model_")
+        with numpy_global_seed(seed):
+            self.model_.reset_sampling()
+            frame = self.model_.sample(n)[_TABLE]
+        return _from_sdv_frame(frame, self.domain_)
+
+    @property
+    def guarantee_(self) -> Guarantee:
+        return Guarantee(dp=False, mechanism="SDV GaussianCopulaSynthesizer (non-DP baseline)", epsilon=None,
+                         delta=None, accounting="none: no formal privacy guarantee; it reads raw rows "
+                         "(including min/max and category frequencies)")
+
+
+def _metadata_dict(domain) -> dict:
+    columns = {}
+    for name, spec in domain.columns.items():
+        if isinstance(spec, CategoricalColumn):
+            columns[name] = {"sdtype": "categorical"}
+        else:
+            columns[name] = {"sdtype": "numerical",
+                             "computer_representation": "Int64" if spec.type == "integer" else "Float"}
+    return {"tables": {_TABLE: {"columns": columns}}, "METADATA_SPEC_VERSION": "V1"}
+
+
+def _to_sdv_frame(frame: pd.DataFrame, domain) -> pd.DataFrame:
+    out = {}
+    for name, spec in domain.columns.items():
+        if isinstance(spec, CategoricalColumn):
+            out[name] = frame[name].astype(object).where(frame[name].notna(), None)
+        else:
+            out[name] = frame[name].astype(float)
+    return pd.DataFrame(out)
+
+
+def _from_sdv_frame(frame: pd.DataFrame, domain) -> pd.DataFrame:
+    """Back into the public domain: numbers clipped to the public bounds, unknown categories -> missing."""
+    out = {}
+    for name, spec in domain.columns.items():
+        s = frame[name]
+        if isinstance(spec, CategoricalColumn):
+            s = s.astype(object).where(s.isin(spec.values), np.nan)
+        else:
+            s = pd.to_numeric(s, errors="coerce").clip(spec.min, spec.max)
+            if not spec.missing:
+                s = s.fillna((spec.min + spec.max) / 2)
+        out[name] = s
+    return domain.cast(pd.DataFrame(out))

@@ -1,0 +1,29 @@
+"""Generator kinds by name. Extend by adding a class and one line here."""
+from __future__ import annotations
+
+from typing import Any
+
+from privsynth.errors import PrivsynthError
+from privsynth.generators._sdv_baseline import GaussianCopulaBaseline
+from privsynth.generators.base import Generator
+from privsynth.generators.marginal.mst import MST
+
+GENERATORS: dict[str, type[Generator]] = {
+    MST.kind: MST,
+    GaussianCopulaBaseline.kind: GaussianCopulaBaseline,
+}
+
+
+def make_generator(kind: str, params: dict[str, Any]) -> Generator:
+    if kind not in GENERATORS:
+        raise PrivsynthError(f"generator.kind: unknown generator {kind!r} (choose one of {sorted(GENERATORS)})")
+    try:
+        return GENERATORS[kind](**params)
+    except TypeError as exc:
+        raise PrivsynthError(f"generator.params for {kind!r}: {exc}") from None
+
+
+def is_dp(kind: str) -> bool:
+    if kind not in GENERATORS:
+        raise PrivsynthError(f"generator.kind: unknown generator {kind!r} (choose one of {sorted(GENERATORS)})")
+    return GENERATORS[kind].is_dp

@@ -1,0 +1,258 @@
+"""The sole orchestrator: threat model -> data -> fit -> attacks + utility -> gate -> run folder.
+
+Layers never call each other sideways; this module calls them in order, times each step, and is the only
+place that holds both the private tables and the candidate. The candidate lives in memory until the gate
+releases it: a blocked run writes its report and manifest, and no synthetic table.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, ContextManager, Iterator, Protocol
+
+import numpy as np
+import pandas as pd
+
+from privsynth import __version__
+from privsynth.attacks.base import AttackData
+from privsynth.attacks.registry import run_attacks
+from privsynth.data.bundled import bundled_table
+from privsynth.data.domain import PublicDomain
+from privsynth.data.fingerprint import sha256_file
+from privsynth.data.io import DomainReport, check_table, read_raw
+from privsynth.data.split import split_train_holdout
+from privsynth.errors import DataError, PrivsynthError, ThreatModelError
+from privsynth.evaluation.marginals import marginal_tvd
+from privsynth.evaluation.ml import tstr_auc
+from privsynth.generators.base import Generator
+from privsynth.generators.registry import is_dp, make_generator
+from privsynth.privacy.odometer import Odometer
+from privsynth.privacy.private_data import PrivateData
+from privsynth.release.bundle import write_run_folder
+from privsynth.release.gate import decide
+from privsynth.release.load import TABLE_NAME
+from privsynth.release.manifest import MANIFEST_NAME, MANIFEST_VERSION, file_entries, package_versions
+from privsynth.report.json_report import REPORT_NAME, build_report
+from privsynth.results import AttackResult, Decision, Guarantee, UtilityResult
+from privsynth.threat_model import BUNDLED_PREFIX, LoadedThreatModel, ThreatModel, load_threat_model
+
+
+class StepReporter(Protocol):
+    """How the pipeline tells a front end (the CLI's progress display) which step is running."""
+
+    def step(self, name: str) -> ContextManager[None]: ...
+
+
+class _Silent:
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        yield
+
+
+@dataclass(frozen=True)
+class Inputs:
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    domain: PublicDomain
+    source_name: str
+    source_sha256: str
+    holdout_sha256: str | None
+    domain_report: DomainReport
+
+
+@dataclass(frozen=True)
+class RunResult:
+    decision: Decision
+    run_dir: Path
+    release_dir: Path | None
+    report: dict[str, Any]
+    manifest: dict[str, Any]
+    attacks: list[AttackResult]
+    utility: list[UtilityResult]
+    guarantee: Guarantee
+    #: what the domain check changed: describes private data, so it is shown to the steward, never written
+    internal: dict[str, Any] = field(default_factory=dict)
+
+
+def preflight(model: ThreatModel) -> Generator:
+    """Refusals that need no data (unconfirmed bounds, a non-DP generator without consent, bad generator
+    parameters), before the private table is read. Returns the unfitted generator."""
+    problems = []
+    if model.unconfirmed_columns:
+        problems.append(f"data.columns {model.unconfirmed_columns} have bounds or categories read from data "
+                        "(confirmed: false); check they are public knowledge, then set confirmed: true")
+    if not is_dp(model.generator.kind) and not model.privacy.allow_non_dp:
+        problems.append(f"generator.kind {model.generator.kind!r} has no differential-privacy guarantee; set "
+                        "privacy.allow_non_dp: true to run it as a labelled non-DP baseline")
+    if problems:
+        raise ThreatModelError("threat model", problems)
+    return make_generator(model.generator.kind, model.generator.params)
+
+
+def read_inputs(loaded: LoadedThreatModel) -> Inputs:
+    spec = loaded.model.data
+    source = bundled_table(spec.source[len(BUNDLED_PREFIX):]) if spec.source.startswith(BUNDLED_PREFIX) \
+        else loaded.resolve(spec.source)
+    frame, report = check_table(read_raw(source), spec, str(source))
+    domain = PublicDomain(loaded.model.kept_columns, target=spec.target)
+    seed = loaded.model.generator.seed
+    if spec.holdout:
+        holdout_path = loaded.resolve(spec.holdout)
+        holdout, _ = check_table(read_raw(holdout_path), spec, str(holdout_path))
+        train, holdout_sha = frame, sha256_file(holdout_path)
+    else:
+        train, holdout = split_train_holdout(frame, spec.holdout_fraction, seed)
+        holdout_sha = None
+    return Inputs(train, holdout, domain, source.name, sha256_file(source), holdout_sha, report)
+
+
+def attack_tables(train: pd.DataFrame, holdout: pd.DataFrame, model: ThreatModel,
+                  domain: PublicDomain) -> tuple[AttackData, pd.DataFrame, pd.DataFrame]:
+    """Members (training rows), control and null rows (disjoint holdout rows), all of one size."""
+    spec = model.attacks
+    size = min(spec.sample_size, len(train), len(holdout) // 2)
+    if size < 20:
+        raise DataError(f"the holdout has {len(holdout)} rows: attacks need at least 40 (raise "
+                        "data.holdout_fraction or give a larger data.holdout file)")
+    rng = np.random.default_rng([spec.seed, 0xA77])
+    members = train.iloc[np.sort(rng.choice(len(train), size, replace=False))].reset_index(drop=True)
+    order = rng.permutation(len(holdout))
+    control = holdout.iloc[np.sort(order[:size])].reset_index(drop=True)
+    null = holdout.iloc[np.sort(order[size:2 * size])].reset_index(drop=True)
+    data = AttackData(members, control, domain, tuple(model.attacker.known_columns),
+                      tuple(model.attacker.secret_columns), spec.n_attacks, spec.seed)
+    return data, null, members
+
+
+def _run_name(model: ThreatModel) -> str:
+    return f"{model.name}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def _free_name(out_dir: Path, name: str) -> str:
+    candidate, attempt = name, 0
+    while (out_dir / candidate).exists():
+        attempt += 1
+        candidate = f"{name}-{attempt}"
+    return candidate
+
+
+def run(
+    threat_model: LoadedThreatModel | str | Path,
+    out: str | Path | None = None,
+    overrides: tuple[str, ...] = (),
+    reporter: StepReporter | None = None,
+    command: str | None = None,
+) -> RunResult:
+    """Run the whole loop once. Raises PrivsynthError on bad input; a blocked run is a normal return."""
+    loaded = threat_model if isinstance(threat_model, LoadedThreatModel) else load_threat_model(threat_model, overrides)
+    model = loaded.model
+    reporter = reporter or _Silent()
+    timings: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def step(name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        with reporter.step(name):
+            yield
+        timings[name] = time.perf_counter() - start
+
+    generator = preflight(model)
+    with step("read"):
+        inputs = read_inputs(loaded)
+    odometer = Odometer.for_epsilon(model.privacy.epsilon, model.privacy.delta)
+    private = PrivateData(inputs.train, inputs.domain, odometer, seed=model.generator.seed,
+                          allow_non_dp=model.privacy.allow_non_dp)
+    with step("fit"):
+        generator.fit(private)
+    guarantee = generator.guarantee_
+    if guarantee.dp and private.non_dp_access:
+        raise PrivsynthError(f"generator {model.generator.kind!r} read raw rows but claims DP: refusing")
+    with step("sample"):
+        n_rows = model.generator.n_rows or generator.default_rows_
+        candidate = inputs.domain.cast(generator.sample(n_rows, seed=model.generator.seed))
+    with step("attacks"):
+        data, null_table, positive_table = attack_tables(inputs.train, inputs.holdout, model, inputs.domain)
+        attacks = run_attacks(data, candidate)
+        nulls = {r.name: r for r in run_attacks(data, null_table)}
+        positives = {r.name: r for r in run_attacks(data, positive_table)}
+    with step("utility"):
+        utility = marginal_tvd(inputs.holdout, candidate, inputs.domain, seed=model.attacks.seed)
+        utility += tstr_auc(inputs.train, candidate, inputs.holdout, inputs.domain, model.data.target,
+                            seed=model.attacks.seed)
+    attacks, utility, decision = decide(attacks, utility, model.gates, nulls, positives)
+
+    out_dir = Path(out) if out is not None else Path(model.output.directory)
+    name = _free_name(out_dir, _run_name(model))
+    release_dir = (out_dir / name).resolve() if decision.released else None
+    manifest: dict[str, Any] = {}
+    report: dict[str, Any] = {}
+
+    def write_table(fmt: str) -> Callable[[Path], None]:
+        if fmt == "parquet":
+            return lambda path: candidate.to_parquet(path, index=False)
+        return lambda path: candidate.to_csv(path, index=False)
+
+    table_writers = {TABLE_NAME if f == "parquet" else "synthetic.csv": write_table(f) for f in model.output.formats} \
+        if decision.released else {}
+    if decision.released and TABLE_NAME not in table_writers:
+        table_writers[TABLE_NAME] = write_table("parquet")  # analysts' load() reads Parquet
+
+    def finish(folder: Path) -> dict[str, Callable[[Path], None]]:
+        report.update(build_report(
+            run_name=name, release_dir=None if release_dir is None else str(release_dir), decision=decision,
+            guarantee=guarantee, attacks=attacks, utility=utility, timings=timings,
+            threat_model_name=model.name, generator_kind=model.generator.kind, overrides=loaded.overrides))
+        report["privacy"]["epsilon_budget"] = model.privacy.epsilon
+        (folder / REPORT_NAME).write_text(json.dumps(report, indent=2, default=_json_default))
+        manifest.update(_manifest(name, loaded, inputs, guarantee, odometer, attacks, utility, decision,
+                                  n_rows, command, file_entries(folder, [*table_writers, REPORT_NAME])))
+        return {MANIFEST_NAME: lambda path: path.write_text(json.dumps(manifest, indent=2, default=_json_default))}
+
+    with step("write"):
+        run_dir = write_run_folder(out_dir, name, table_writers, after_files=finish)
+    report["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    internal = {"clipped": dict(inputs.domain_report.clipped),
+                "mapped_to_fallback": dict(inputs.domain_report.mapped_to_fallback)}
+    return RunResult(decision, run_dir, run_dir if decision.released else None, report, manifest, attacks,
+                     utility, guarantee, internal)
+
+
+def _manifest(name: str, loaded: LoadedThreatModel, inputs: Inputs, guarantee: Guarantee, odometer: Odometer,
+              attacks: list[AttackResult], utility: list[UtilityResult], decision: Decision, n_rows: int,
+              command: str | None, files: dict[str, Any]) -> dict[str, Any]:
+    model = loaded.model
+    return {
+        "privsynth_manifest": MANIFEST_VERSION,
+        "run": name,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "decision": decision.label,
+        "failed_checks": [{"check": f.check, "reason": f.reason} for f in decision.failures],
+        "source": {"file": inputs.source_name, "sha256": inputs.source_sha256,
+                   "holdout_sha256": inputs.holdout_sha256},
+        "threat_model": {"file": loaded.path.name, "sha256": model.sha256(), "overrides": list(loaded.overrides),
+                         "document": model.model_dump(mode="json")},
+        "generator": {"kind": model.generator.kind, "params": model.generator.params, "seed": model.generator.seed,
+                      "rows": n_rows, "privsynth_version": __version__, "packages": package_versions()},
+        "privacy": {**guarantee.to_dict(), "epsilon_budget": model.privacy.epsilon,
+                    "charges": [{"label": c.label, "mechanism": c.mechanism, "rho": c.rho} for c in odometer.charges]},
+        "attacks": [a.to_dict() for a in attacks],
+        "utility": [u.to_dict() for u in utility],
+        "command": command,
+        "files": files if decision.released else {k: v for k, v in files.items() if not k.startswith("synthetic")},
+    }
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (np.ndarray, tuple, set)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -1,0 +1,300 @@
+"""The threat model: the one document that says what is released, against whom, and under what budget.
+
+It is validated by pydantic so that ``privsynth validate`` can report *every* problem with its field path,
+and exported as JSON Schema so editors can check the YAML as it is typed. Column domains here are PUBLIC
+knowledge: encoders, bins and category lists are built from them alone, never from the private table.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from privsynth.errors import ThreatModelError
+
+BUNDLED_PREFIX = "bundled:"
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo in a privacy setting must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NumericColumn(_Strict):
+    type: Literal["integer", "float"]
+    min: float
+    max: float
+    missing: bool = False
+    bins: int | None = Field(
+        default=None,
+        ge=2,
+        le=4096,
+        description="Bins for marginal generators. Default: integers with at most 128 values kept exact, "
+        "otherwise 32 equal-width bins over [min, max] (plus a bin of its own for 0 when 0 is inside).",
+    )
+    confirmed: bool = Field(
+        default=True,
+        description="False when the bounds were read from data by `privsynth init`: a person must confirm "
+        "they are public knowledge before `run` accepts the threat model.",
+    )
+    why: str | None = Field(default=None, description="Where the public bounds come from.")
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> "NumericColumn":
+        if not (math.isfinite(self.min) and math.isfinite(self.max)):
+            raise ValueError("min and max must be finite numbers")
+        if self.min >= self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        if self.type == "integer" and (self.min != int(self.min) or self.max != int(self.max)):
+            raise ValueError("an integer column needs integer min and max")
+        return self
+
+
+class CategoricalColumn(_Strict):
+    type: Literal["categorical"]
+    values: list[str] = Field(min_length=1)
+    missing: bool = False
+    fallback: str | None = Field(
+        default=None,
+        description="With out_of_domain: map, unknown categories become this declared value.",
+    )
+    confirmed: bool = True
+    why: str | None = None
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _as_strings(cls, values: Any) -> Any:
+        if isinstance(values, list):
+            return [str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in values]
+        return values
+
+    @model_validator(mode="after")
+    def _unique_values(self) -> "CategoricalColumn":
+        seen: set[str] = set()
+        dupes = sorted({v for v in self.values if v in seen or seen.add(v)})  # type: ignore[func-returns-value]
+        if dupes:
+            raise ValueError(f"duplicate category values {dupes}")
+        if self.fallback is not None and self.fallback not in self.values:
+            raise ValueError(f"fallback {self.fallback!r} is not one of the declared values")
+        return self
+
+
+ColumnSpec = Annotated[Union[NumericColumn, CategoricalColumn], Field(discriminator="type")]
+
+
+class DataSpec(_Strict):
+    source: str = Field(description="Path to a CSV or Parquet file (relative to the YAML), or 'bundled:adult'.")
+    holdout: str | None = Field(default=None, description="Optional separate holdout file (same columns).")
+    holdout_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
+    drop_columns: list[str] = Field(default_factory=list)
+    out_of_domain: Literal["error", "clip"] = Field(
+        default="error",
+        description="error: refuse the table; clip: clamp numbers to the bounds and map unknown "
+        "categories to the column's fallback (counted for the internal report only).",
+    )
+    target: str | None = Field(default=None, description="Column predicted in the train-on-synthetic check.")
+    columns: dict[str, ColumnSpec] = Field(min_length=2)
+
+
+class AttackerSpec(_Strict):
+    known_columns: list[str] = Field(min_length=1, description="Quasi-identifiers the attacker already knows.")
+    secret_columns: list[str] = Field(min_length=1, description="Attributes the attacker tries to infer.")
+
+
+class PrivacySpec(_Strict):
+    epsilon: float = Field(gt=0.0, le=100.0)
+    delta: float = Field(default=1e-9, gt=0.0, lt=1.0)
+    allow_non_dp: bool = Field(default=False, description="Permit generators without a DP guarantee.")
+
+
+class GeneratorSpec(_Strict):
+    kind: str = "mst"
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: int = Field(default=0, ge=0)
+    n_rows: int | None = Field(default=None, ge=1, description="Rows to sample; default = training rows.")
+
+
+class AttackSpec(_Strict):
+    sample_size: int = Field(default=2000, ge=50, description="Rows per side (targets, control) an attack uses.")
+    n_attacks: int = Field(default=500, ge=10)
+    seed: int = Field(default=0, ge=0)
+
+
+class GateSpec(_Strict):
+    """Upper bounds. A check passes when the upper end of its 95% interval is within its bound."""
+
+    singling_out_univariate: float = Field(default=0.10, ge=0, le=1)
+    singling_out_multivariate: float = Field(default=0.10, ge=0, le=1)
+    linkability: float = Field(default=0.10, ge=0, le=1)
+    attribute_inference: float = Field(default=0.25, ge=0, le=1)
+    membership_distance_auc: float = Field(default=0.60, ge=0.5, le=1)
+    dcr_closer_to_train: float = Field(default=0.60, ge=0.5, le=1)
+    exact_copies: float = Field(default=0.01, ge=0, le=1)
+    tvd_1way: float = Field(default=0.10, ge=0, le=1)
+    tvd_2way: float = Field(default=0.20, ge=0, le=1)
+    tstr_auc_gap: float = Field(default=0.15, ge=0, le=1)
+
+
+class OutputSpec(_Strict):
+    directory: str = "reports"
+    formats: list[Literal["parquet", "csv"]] = Field(default_factory=lambda: ["parquet"], min_length=1)
+
+
+class ThreatModel(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    description: str | None = None
+    data: DataSpec
+    attacker: AttackerSpec
+    privacy: PrivacySpec
+    generator: GeneratorSpec = Field(default_factory=GeneratorSpec)
+    attacks: AttackSpec = Field(default_factory=AttackSpec)
+    gates: GateSpec = Field(default_factory=GateSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    @model_validator(mode="after")
+    def _columns_are_declared(self) -> "ThreatModel":
+        declared = set(self.data.columns)
+        problems = []
+        for where, names in (
+            ("attacker.known_columns", self.attacker.known_columns),
+            ("attacker.secret_columns", self.attacker.secret_columns),
+            ("data.drop_columns", self.data.drop_columns),
+        ):
+            unknown = [c for c in names if c not in declared]
+            if unknown:
+                problems.append(f"{where} names undeclared column(s) {unknown}; declare them under data.columns")
+        overlap = set(self.attacker.known_columns) & set(self.attacker.secret_columns)
+        if overlap:
+            problems.append(f"attacker: {sorted(overlap)} cannot be both known and secret")
+        if self.data.target is not None and self.data.target not in declared:
+            problems.append(f"data.target {self.data.target!r} is not a declared column")
+        if self.data.target is not None and self.data.target in self.data.drop_columns:
+            problems.append(f"data.target {self.data.target!r} is dropped by data.drop_columns")
+        if self.data.out_of_domain == "clip":
+            lacking = [n for n, c in self.data.columns.items() if c.type == "categorical" and c.fallback is None]
+            if lacking:
+                problems.append(f"out_of_domain: clip needs a fallback category for {lacking}")
+        if problems:
+            raise ValueError(" | ".join(problems))
+        return self
+
+    @property
+    def kept_columns(self) -> dict[str, NumericColumn | CategoricalColumn]:
+        """The public domain of the columns that are synthesised (declared minus dropped)."""
+        return {n: c for n, c in self.data.columns.items() if n not in self.data.drop_columns}
+
+    @property
+    def unconfirmed_columns(self) -> list[str]:
+        return [n for n, c in self.data.columns.items() if not c.confirmed]
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+class LoadedThreatModel(BaseModel):
+    """A validated threat model together with where it came from (paths resolve against its folder)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model: ThreatModel
+    path: Path
+    overrides: tuple[str, ...] = ()
+
+    def resolve(self, relative: str) -> Path:
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else (self.path.parent / p)
+
+
+def _format_location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("function-after[_bounds_ordered(), NumericColumn]",)]
+    # pydantic puts the discriminator tag into the path ("columns.age.integer.min"); keep it readable
+    cleaned = [p for p in parts if not p.startswith("function-")]
+    return ".".join(cleaned) or "(top level)"
+
+
+_FIXES = {
+    "extra_forbidden": "remove it or check its spelling (see `privsynth schema`)",
+    "missing": "add it",
+    "greater_than": "use a larger value",
+    "less_than": "use a smaller value",
+    "greater_than_equal": "use a larger value",
+    "less_than_equal": "use a smaller value",
+    "string_pattern_mismatch": "use letters, digits, '_', '.', '-' (max 64 characters)",
+    "union_tag_invalid": "type must be one of integer, float, categorical",
+    "union_tag_not_found": "add `type: integer|float|categorical`",
+}
+
+
+def _problems(err: ValidationError) -> list[str]:
+    out = []
+    for e in err.errors():
+        loc = _format_location(tuple(e["loc"]))
+        msg = e["msg"].removeprefix("Value error, ")
+        fix = _FIXES.get(e["type"])
+        out.append(f"{loc}: {msg}" + (f" ({fix})" if fix else ""))
+    return out
+
+
+def parse_override(assignment: str) -> tuple[list[str], Any]:
+    """``generator.kind=mst`` -> (["generator", "kind"], "mst"); the value is parsed as YAML."""
+    if "=" not in assignment:
+        raise ThreatModelError("--set", [f"{assignment!r} is not FIELD=VALUE (e.g. privacy.epsilon=3)"])
+    key, raw = assignment.split("=", 1)
+    path = [p for p in key.strip().split(".") if p]
+    if not path:
+        raise ThreatModelError("--set", [f"{assignment!r} has no field name"])
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return path, value
+
+
+def _apply_override(doc: dict[str, Any], path: list[str], value: Any, text: str) -> None:
+    node: Any = doc
+    for part in path[:-1]:
+        if not isinstance(node, dict):
+            raise ThreatModelError("--set", [f"{text!r}: {part!r} is not a section"])
+        node = node.setdefault(part, {})
+    if not isinstance(node, dict):
+        raise ThreatModelError("--set", [f"{text!r}: cannot set a field inside a non-section"])
+    node[path[-1]] = value
+
+
+def load_threat_model(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedThreatModel:
+    """Read, override and validate a threat model; raise ThreatModelError listing every problem."""
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise ThreatModelError(source, ["file not found (check the path, or create one with `privsynth init`)"])
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ThreatModelError(source, [f"malformed YAML at {where}: {problem} (fix the indentation or quoting)"])
+    except UnicodeDecodeError:
+        raise ThreatModelError(source, ["not a UTF-8 text file (save the threat model as UTF-8 YAML)"])
+    if not isinstance(doc, dict):
+        raise ThreatModelError(source, ["the file must be a YAML mapping with name, data, attacker, privacy, ..."])
+    for text in overrides:
+        keys, value = parse_override(text)
+        _apply_override(doc, keys, value, text)
+    try:
+        model = ThreatModel.model_validate(doc)
+    except ValidationError as err:
+        raise ThreatModelError(source, _problems(err)) from None
+    return LoadedThreatModel(model=model, path=path.resolve(), overrides=tuple(overrides))
+
+
+def json_schema() -> dict[str, Any]:
+    return ThreatModel.model_json_schema()

@@ -1,0 +1,108 @@
+"""Shared fixtures: small REAL tables cut from the bundled Adult data, and threat models that use them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from privsynth.data.bundled import bundled_table
+from privsynth.data.domain import PublicDomain
+from privsynth.data.io import check_table, read_raw
+from privsynth.threat_model import load_threat_model
+
+ROOT = Path(__file__).resolve().parents[1]
+ADULT_YAML = ROOT / "threat_models" / "adult.yaml"
+
+
+@pytest.fixture(scope="session")
+def adult_model():
+    return load_threat_model(ADULT_YAML).model
+
+
+@pytest.fixture(scope="session")
+def adult_raw() -> pd.DataFrame:
+    return read_raw(bundled_table("adult"))
+
+
+@pytest.fixture(scope="session")
+def adult(adult_model, adult_raw) -> pd.DataFrame:
+    frame, _ = check_table(adult_raw, adult_model.data, "adult")
+    return frame
+
+
+@pytest.fixture(scope="session")
+def adult_domain(adult_model) -> PublicDomain:
+    return PublicDomain(adult_model.kept_columns, target="income")
+
+
+@pytest.fixture(scope="session")
+def small_adult_csv(tmp_path_factory, adult_raw) -> Path:
+    """3,000 real Adult rows as a CSV, the size every end-to-end test runs on."""
+    rows = adult_raw.sample(n=3000, random_state=np.random.RandomState(7)).reset_index(drop=True)
+    path = tmp_path_factory.mktemp("data") / "adult_small.csv"
+    rows.to_csv(path, index=False)
+    return path
+
+
+def small_threat_model_doc(source: Path, **changes) -> dict:
+    """The shipped adult.yaml pointed at ``source``, with attack sizes and a budget for a fast small test."""
+    doc = yaml.safe_load(ADULT_YAML.read_text())
+    doc["data"]["source"] = str(source)
+    doc["attacks"] = {"sample_size": 300, "n_attacks": 100, "seed": 0}
+    doc["generator"]["params"] = {"iters": 200}
+    # 2,400 training rows at epsilon 1 fail the utility gates (correctly); the mechanics tests need a release
+    doc["privacy"]["epsilon"] = 10.0
+    for dotted, value in changes.items():
+        node = doc
+        keys = dotted.split("__")
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return doc
+
+
+@pytest.fixture
+def write_threat_model(tmp_path, small_adult_csv):
+    """Write a small-data threat model; keyword a__b=value sets doc['a']['b']."""
+
+    def write(name: str = "tm.yaml", **changes) -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(small_threat_model_doc(small_adult_csv, **changes), sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def pipeline_runs(tmp_path_factory, small_adult_csv):
+    """One released and one blocked MST run on 3,000 real rows, shared by the release and report tests."""
+    from privsynth.pipeline import run
+
+    base = tmp_path_factory.mktemp("runs")
+    doc_path = base / "tm.yaml"
+    # 300 attack targets and 600 holdout rows give wide intervals: loosen the gates so the mechanics tests get
+    # a release (the gate's arithmetic has its own tests in tests/release/test_gate.py)
+    loose = {"gates__attribute_inference": 0.6, "gates__tvd_1way": 0.2, "gates__tvd_2way": 0.4,
+             "gates__tstr_auc_gap": 0.35}
+    doc_path.write_text(yaml.safe_dump(small_threat_model_doc(small_adult_csv, **loose), sort_keys=False))
+    released = run(doc_path, out=base / "out")
+    blocked = run(doc_path, out=base / "out", overrides=("gates.tvd_2way=0.001",))
+    return released, blocked
+
+
+@pytest.fixture
+def released_run(pipeline_runs, tmp_path):
+    """A private copy of the released run folder (tests may tamper with it)."""
+    import shutil
+
+    released, _ = pipeline_runs
+    assert released.decision.released, released.report["failed_checks"]
+    return Path(shutil.copytree(released.run_dir, tmp_path / released.run_dir.name))
+
+
+@pytest.fixture
+def blocked_run(pipeline_runs):
+    return pipeline_runs[1].run_dir
