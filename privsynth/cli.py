@@ -22,7 +22,8 @@ from privsynth.errors import PrivsynthError
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Privacy-preserving tabular synthesis with a threat model, attacks and a release gate.")
 console = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+# results go to stdout; when it is a file or a pipe, keep the table wide enough not to wrap check names
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 EXIT_BLOCKED = 3
 EXIT_BAD_INPUT = 2
 _state = {"debug": False}
@@ -138,9 +139,10 @@ def run(
                       "(shown here only, not written to the release)")
     _print_results(result.report)
     if result.decision.released:
-        out.print(f"[bold green]RELEASED[/] {result.release_dir}")
+        out.print(f"[bold green]RELEASED[/] {result.release_dir}", soft_wrap=True)
         return
-    out.print(f"[bold red]BLOCKED[/] no synthetic table was written; reasons in {result.run_dir / 'report.json'}")
+    out.print(f"[bold red]BLOCKED[/] no synthetic table was written; reasons in {result.run_dir / 'report.json'}",
+              soft_wrap=True)
     for failure in result.decision.failures:
         out.print(f"  - {failure.check}: {failure.reason}", soft_wrap=True)
     raise typer.Exit(EXIT_BLOCKED)
