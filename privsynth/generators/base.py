@@ -8,7 +8,8 @@ queries, so it costs no budget.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -17,10 +18,30 @@ from privsynth.privacy.private_data import PrivateData
 from privsynth.results import Guarantee
 
 
+@dataclass(frozen=True)
+class TrainingProgress:
+    """One epoch of a neural generator's training, for a front end's progress bar. The loss is computed on
+    private rows: it is for the steward's eyes while the fit runs and is never written to a run folder."""
+
+    epoch: int
+    epochs: int
+    loss: float
+    epsilon_spent: float
+
+
+ProgressCallback = Callable[[TrainingProgress], None]
+
+
 class Generator(ABC):
     #: True if the generator gives a formal DP guarantee; False marks a labelled non-DP baseline
     is_dp: bool = True
     kind: str = "abstract"
+    #: how the fit's odometer composes charges: "zcdp" (marginal mechanisms) or an Opacus accountant
+    accountant: str = "zcdp"
+    #: runtime settings the pipeline may set before fit; they change neither what is learnt nor the guarantee.
+    #: The library stays silent unless a front end passes a callback.
+    progress: ProgressCallback | None = None
+    device: str = "auto"
     #: rows to sample when the threat model does not say; set by fit (a DP generator estimates it privately)
     default_rows_: int
 

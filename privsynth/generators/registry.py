@@ -6,11 +6,13 @@ from typing import Any
 from privsynth.errors import PrivsynthError
 from privsynth.generators._sdv_baseline import GaussianCopulaBaseline
 from privsynth.generators.base import Generator
+from privsynth.generators.dpsgd.tvae import DPTVAE
 from privsynth.generators.marginal.mst import MST
 
 GENERATORS: dict[str, type[Generator]] = {
     MST.kind: MST,
     GaussianCopulaBaseline.kind: GaussianCopulaBaseline,
+    DPTVAE.kind: DPTVAE,
 }
 
 
