@@ -38,14 +38,16 @@ class _VAE(nn.Module):
 
 
 def per_row_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-                 layout: OneHotLayout) -> torch.Tensor:
-    """Negative ELBO of each row: cross-entropy per column block plus the KL term. A function of one row
-    at a time, as per-sample clipping requires."""
-    loss = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)
+                 layout: OneHotLayout, reconstruction_weight: float) -> torch.Tensor:
+    """Weighted negative ELBO of each row: cross-entropy per column block (times ``reconstruction_weight``,
+    TVAE's loss factor, against posterior collapse) plus the KL term. A function of one row at a time, as
+    per-row clipping requires."""
+    reconstruction = torch.zeros(len(x), device=x.device)
     for name in layout.names:
         block = layout.block(name)
-        loss = loss + F.cross_entropy(logits[:, block], x[:, block].argmax(dim=1), reduction="none")
-    return loss
+        reconstruction = reconstruction + F.cross_entropy(logits[:, block], x[:, block].argmax(dim=1),
+                                                          reduction="none")
+    return reconstruction_weight * reconstruction - 0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)
 
 
 class DPTVAE(Generator):
@@ -54,18 +56,19 @@ class DPTVAE(Generator):
 
     def __init__(self, epochs: int = 20, batch_size: int = 1000, latent_dim: int = 32, hidden: int = 128,
                  learning_rate: float = 2e-3, max_grad_norm: float = 1.0, accountant: str = "rdp",
-                 count_sigma: float = 100.0, numeric_bins: int | None = None) -> None:
+                 count_sigma: float = 100.0, reconstruction_weight: float = 2.0,
+                 numeric_bins: int | None = None) -> None:
         given = {"epochs": epochs, "batch_size": batch_size, "latent_dim": latent_dim, "hidden": hidden,
                  "learning_rate": learning_rate, "max_grad_norm": max_grad_norm, "accountant": accountant,
-                 "count_sigma": count_sigma}
+                 "count_sigma": count_sigma, "reconstruction_weight": reconstruction_weight}
         allowed = {"epochs": int, "batch_size": int, "latent_dim": int, "hidden": int, "learning_rate": float,
-                   "max_grad_norm": float, "accountant": str, "count_sigma": float}
+                   "max_grad_norm": float, "accountant": str, "count_sigma": float, "reconstruction_weight": float}
         if numeric_bins is not None:
             given["numeric_bins"], allowed["numeric_bins"] = numeric_bins, int
         super().__init__(**check_params(self.kind, given, allowed))
         self.epochs, self.batch_size, self.latent_dim, self.hidden = epochs, batch_size, latent_dim, hidden
         self.learning_rate, self.max_grad_norm, self.count_sigma = learning_rate, max_grad_norm, count_sigma
-        self.numeric_bins = numeric_bins
+        self.numeric_bins, self.reconstruction_weight = numeric_bins, reconstruction_weight
         self.accountant = check_accountant(self.kind, accountant)
 
     def fit(self, private: PrivateData) -> "DPTVAE":
@@ -88,7 +91,7 @@ class DPTVAE(Generator):
                 x = batch.to(device)
                 noise = torch.randn(len(x), self.latent_dim, generator=torch_rng, device=device)
                 logits, mu, logvar = session.module(x, noise)
-                row_losses = per_row_loss(logits, x, mu, logvar, layout)
+                row_losses = per_row_loss(logits, x, mu, logvar, layout, self.reconstruction_weight)
                 session.optimizer.zero_grad(set_to_none=True)
                 session.backward(row_losses)
                 session.optimizer.step()
