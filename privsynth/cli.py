@@ -64,6 +64,10 @@ class _RichSteps:
             yield
         console.print(f"  [green]done[/] {self.LABELS.get(name, name)} ({time.perf_counter() - start:.1f} s)")
 
+    def progress(self, message: str) -> None:
+        """Each round or epoch on a line of its own, so the steward sees the history, not just the last."""
+        console.print(f"    [dim]{message}[/]", highlight=False)
+
 
 @app.command()
 def validate(threat_model: Path = typer.Argument(..., help="Threat model YAML.")) -> None:

@@ -46,11 +46,17 @@ class StepReporter(Protocol):
 
     def step(self, name: str) -> ContextManager[None]: ...
 
+    def progress(self, message: str) -> None:
+        """A one-line update from inside a long step (AIM's rounds, DP-SGD's epochs)."""
+
 
 class _Silent:
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
         yield
+
+    def progress(self, message: str) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -167,7 +173,7 @@ def run(
     private = PrivateData(inputs.train, inputs.domain, odometer, seed=model.generator.seed,
                           allow_non_dp=model.privacy.allow_non_dp)
     with step("fit"):
-        generator.fit(private)
+        generator.fit(private, progress=reporter.progress)
     guarantee = generator.guarantee_
     if guarantee.dp and private.non_dp_access:
         raise PrivsynthError(f"generator {model.generator.kind!r} read raw rows but claims DP: refusing")

@@ -52,7 +52,9 @@ def small_threat_model_doc(source: Path, **changes) -> dict:
     doc = yaml.safe_load(ADULT_YAML.read_text())
     doc["data"]["source"] = str(source)
     doc["attacks"] = {"sample_size": 300, "n_attacks": 100, "seed": 0}
-    doc["generator"]["params"] = {"iters": 200}
+    # the mechanics tests run MST with few iterations (fast); AIM has its own tests and one end-to-end run
+    doc["generator"]["kind"] = "mst"
+    doc["generator"]["params"] = {"iters": 1000}
     # 2,400 training rows at epsilon 1 fail the utility gates (correctly); the mechanics tests need a release
     doc["privacy"]["epsilon"] = 10.0
     for dotted, value in changes.items():

@@ -8,13 +8,22 @@ queries, so it costs no budget.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
 from privsynth.errors import PrivsynthError
 from privsynth.privacy.private_data import PrivateData
 from privsynth.results import Guarantee
+
+
+#: how a long fit tells the front end where it is (one line, e.g. "round 12: chose (age, sex); rho left 0.003").
+#: The library stays silent by default; the CLI passes a callback that updates its progress display.
+Progress = Callable[[str], None]
+
+
+def silent(message: str) -> None:
+    """The default Progress: say nothing."""
 
 
 class Generator(ABC):
@@ -28,8 +37,8 @@ class Generator(ABC):
         self.params = dict(params)
 
     @abstractmethod
-    def fit(self, private: PrivateData) -> "Generator":
-        """Learn from privatised queries only; return self."""
+    def fit(self, private: PrivateData, progress: Progress = silent) -> "Generator":
+        """Learn from privatised queries only; return self. ``progress`` receives one-line status updates."""
 
     @abstractmethod
     def sample(self, n: int, seed: int) -> pd.DataFrame:
@@ -45,16 +54,17 @@ class Generator(ABC):
             raise PrivsynthError(f"{type(self).__name__}: call fit() before sample()")
 
 
-def check_params(kind: str, given: dict[str, Any], allowed: dict[str, type]) -> dict[str, Any]:
+def check_params(kind: str, given: dict[str, Any], allowed: dict[str, type | tuple[type, ...]]) -> dict[str, Any]:
     """Generators reject unknown parameters by name: a typo must not silently fall back to a default."""
     unknown = sorted(set(given) - set(allowed))
     if unknown:
         raise PrivsynthError(f"generator.params: {unknown} are not parameters of {kind!r} "
                              f"(allowed: {sorted(allowed)})")
     for name, value in given.items():
-        expected = allowed[name]
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        expected = allowed[name] if isinstance(allowed[name], tuple) else (allowed[name],)
+        if float in expected and isinstance(value, int) and not isinstance(value, bool):
             continue
-        if not isinstance(value, expected) or isinstance(value, bool) and expected is not bool:
-            raise PrivsynthError(f"generator.params.{name}: expected {expected.__name__}, got {value!r}")
+        if not isinstance(value, expected) or isinstance(value, bool) and bool not in expected:
+            wanted = " or ".join("null" if t is type(None) else t.__name__ for t in expected)
+            raise PrivsynthError(f"generator.params.{name}: expected {wanted}, got {value!r}")
     return dict(given)
