@@ -6,9 +6,11 @@ from typing import Any
 from privsynth.errors import PrivsynthError
 from privsynth.generators._sdv_baseline import GaussianCopulaBaseline
 from privsynth.generators.base import Generator
+from privsynth.generators.marginal.aim import AIM
 from privsynth.generators.marginal.mst import MST
 
 GENERATORS: dict[str, type[Generator]] = {
+    AIM.kind: AIM,
     MST.kind: MST,
     GaussianCopulaBaseline.kind: GaussianCopulaBaseline,
 }
