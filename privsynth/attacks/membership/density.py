@@ -5,8 +5,10 @@ scores each candidate by log p_synthetic(x) - log p_reference(x), with p the Gau
 public-domain encoding and the reference a sample of the population it holds (holdout rows never used to fit
 the generator and disjoint from the candidates). Dividing by the reference density is what separates "the
 generator memorised this record" from "this record is simply typical", which plain distance attacks confuse.
-The bandwidth is the reference rows' median distance to their nearest other reference row: the attacker's
-own data sets the scale, nothing is read from members.
+The bandwidth is a quarter of the reference rows' median distance to their nearest other reference row: the
+attacker's own data sets the scale (nothing is read from members), and the kernel is narrow enough to resolve
+single records (at the median neighbour distance it weighs exp(-8)); wider kernels smooth the memorised record
+away (measured: synthetic = the members themselves scores AUC 0.65 at the full median, 0.89 at a quarter).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from privsynth.results import AttackResult
 
 MAX_DENSITY_ROWS = 10_000
 MIN_BANDWIDTH = 0.05
+BANDWIDTH_FRACTION = 0.25
 
 
 def _squared_distances(queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -43,7 +46,7 @@ def reference_bandwidth(reference: np.ndarray, chunk: int = 512) -> float:
         d2 = _squared_distances(reference[start:start + chunk], reference)
         d2[np.arange(len(d2)), np.arange(start, start + len(d2))] = np.inf  # not its own neighbour
         nearest[start:start + chunk] = np.sqrt(d2.min(axis=1))
-    return max(MIN_BANDWIDTH, float(np.median(nearest)))
+    return max(MIN_BANDWIDTH, BANDWIDTH_FRACTION * float(np.median(nearest)))
 
 
 def density_membership(data: AttackData, synthetic: pd.DataFrame, reference: pd.DataFrame) -> AttackResult:
