@@ -28,6 +28,7 @@ A = TypeVar("A")
 SYNCHRONOUS = "synchronous"
 
 Progress = Callable[[int, int], None]
+CONNECT_TIMEOUT = "20s"  # to an existing scheduler
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def compute_client(scheduler: str | None = None, workers: int | None = None) -> 
             yield client
         return
     try:
-        client = Client(scheduler, timeout="20s")
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
     except OSError as exc:
         raise PrivsynthError(f"compute.scheduler: cannot reach the dask scheduler at {scheduler!r} ({exc}); "
                              "start it (`dask scheduler`) or set compute.scheduler: null for a local cluster") from None
