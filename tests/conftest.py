@@ -51,7 +51,9 @@ def small_threat_model_doc(source: Path, **changes) -> dict:
     """The shipped adult.yaml pointed at ``source``, with attack sizes and a budget for a fast small test."""
     doc = yaml.safe_load(ADULT_YAML.read_text())
     doc["data"]["source"] = str(source)
-    doc["attacks"] = {"sample_size": 300, "n_attacks": 100, "seed": 0}
+    # shadow fits of mst take ~20 s each: the shadow attack has its own tests (tests/attacks/test_audit.py)
+    doc["attacks"] = {"sample_size": 300, "n_attacks": 100, "seed": 0, "shadow": {"enabled": False}}
+    doc["compute"] = {"scheduler": "synchronous"}
     doc["generator"]["params"] = {"iters": 200}
     # 2,400 training rows at epsilon 1 fail the utility gates (correctly); the mechanics tests need a release
     doc["privacy"]["epsilon"] = 10.0

@@ -123,7 +123,7 @@ def _rank_within_target(values: np.ndarray, reference: np.ndarray) -> np.ndarray
     return out
 
 
-def score_runs(runs: ShadowRuns, seed: int, folds: int = 5) -> ShadowScores:
+def score_runs(runs: ShadowRuns, seed: int, folds: int = 3) -> ShadowScores:
     """Train on the first half of the runs, score the second half; out-of-fold scores (grouped by run, so a
     run's targets never straddle a fold) on the first half choose the thresholds the audit uses."""
     n_train = runs.features.shape[0] // 2
@@ -137,7 +137,7 @@ def score_runs(runs: ShadowRuns, seed: int, folds: int = 5) -> ShadowScores:
     groups = np.repeat(np.arange(n_train), runs.membership.shape[1])
 
     def forest() -> RandomForestClassifier:
-        return RandomForestClassifier(n_estimators=300, min_samples_leaf=2, max_features="sqrt", n_jobs=1,
+        return RandomForestClassifier(n_estimators=100, min_samples_leaf=2, max_features="sqrt", n_jobs=1,
                                       random_state=np.random.RandomState(seed % 2**32))
 
     oof = np.full(len(y_train), 0.5)
