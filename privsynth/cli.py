@@ -55,6 +55,7 @@ class _RichSteps:
 
     LABELS = {"read": "reading and checking the table", "fit": "fitting the generator",
               "sample": "sampling the candidate table", "attacks": "attacking the candidate (and its controls)",
+              "membership": "membership inference: density ratio, shadow models, epsilon audit",
               "utility": "measuring utility", "write": "writing the run folder"}
 
     @contextlib.contextmanager
