@@ -55,6 +55,7 @@ class _RichSteps:
 
     LABELS = {"read": "reading and checking the table", "fit": "fitting the generator",
               "sample": "sampling the candidate table", "attacks": "attacking the candidate (and its controls)",
+              "membership": "membership inference: density ratio, shadow models, epsilon audit",
               "utility": "measuring utility", "write": "writing the run folder"}
 
     @contextlib.contextmanager
@@ -63,6 +64,10 @@ class _RichSteps:
         with console.status(f"{self.LABELS.get(name, name)} ..."):
             yield
         console.print(f"  [green]done[/] {self.LABELS.get(name, name)} ({time.perf_counter() - start:.1f} s)")
+
+    def progress(self, message: str) -> None:
+        """Each round or epoch on a line of its own, so the steward sees the history, not just the last."""
+        console.print(f"    [dim]{message}[/]", highlight=False)
 
 
 @app.command()

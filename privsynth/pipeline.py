@@ -18,18 +18,23 @@ import numpy as np
 import pandas as pd
 
 from privsynth import __version__
+from privsynth.attacks.audit import empirical_epsilon
 from privsynth.attacks.base import AttackData
+from privsynth.attacks.membership.density import density_membership
+from privsynth.attacks.membership.shadow import copy_training_rows, run_shadow_models, score_runs, shadow_result
+from privsynth.attacks.membership.vulnerable import pick_targets
 from privsynth.attacks.registry import run_attacks
 from privsynth.data.bundled import bundled_table
 from privsynth.data.domain import PublicDomain
 from privsynth.data.fingerprint import sha256_file
 from privsynth.data.io import DomainReport, check_table, read_raw
-from privsynth.data.split import split_train_holdout
+from privsynth.data.split import split_positions
 from privsynth.errors import DataError, PrivsynthError, ThreatModelError
 from privsynth.evaluation.marginals import marginal_tvd
 from privsynth.evaluation.ml import tstr_auc
 from privsynth.generators.base import Generator
 from privsynth.generators.registry import is_dp, make_generator
+from privsynth.parallel import compute_client, machine_workers
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import PrivateData
 from privsynth.release.bundle import write_run_folder
@@ -46,11 +51,17 @@ class StepReporter(Protocol):
 
     def step(self, name: str) -> ContextManager[None]: ...
 
+    def progress(self, message: str) -> None:
+        """A one-line update from inside a long step (AIM's rounds, DP-SGD's epochs)."""
+
 
 class _Silent:
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
         yield
+
+    def progress(self, message: str) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,9 @@ class Inputs:
     source_sha256: str
     holdout_sha256: str | None
     domain_report: DomainReport
+    #: source-table row number of each train / holdout row (None: the holdout came from its own file)
+    train_rows: np.ndarray | None = None
+    holdout_rows: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -104,10 +118,14 @@ def read_inputs(loaded: LoadedThreatModel) -> Inputs:
         holdout_path = loaded.resolve(spec.holdout)
         holdout, _ = check_table(read_raw(holdout_path), spec, str(holdout_path))
         train, holdout_sha = frame, sha256_file(holdout_path)
+        train_rows, holdout_rows = np.arange(len(frame)), None
     else:
-        train, holdout = split_train_holdout(frame, spec.holdout_fraction, seed)
+        train_rows, holdout_rows = split_positions(len(frame), spec.holdout_fraction, seed)
+        train = frame.iloc[train_rows].reset_index(drop=True)
+        holdout = frame.iloc[holdout_rows].reset_index(drop=True)
         holdout_sha = None
-    return Inputs(train, holdout, domain, source.name, sha256_file(source), holdout_sha, report)
+    return Inputs(train, holdout, domain, source.name, sha256_file(source), holdout_sha, report, train_rows,
+                  holdout_rows)
 
 
 def attack_tables(train: pd.DataFrame, holdout: pd.DataFrame, model: ThreatModel,
@@ -126,6 +144,94 @@ def attack_tables(train: pd.DataFrame, holdout: pd.DataFrame, model: ThreatModel
     data = AttackData(members, control, domain, tuple(model.attacker.known_columns),
                       tuple(model.attacker.secret_columns), spec.n_attacks, spec.seed)
     return data, null, members
+
+
+@dataclass(frozen=True)
+class ShadowGenerator:
+    """The shadow attack's ``fit_and_sample``: a fresh generator of the release's kind, parameters and budget,
+    fitted on one shadow training set through its own PrivateData and odometer (so a DP generator is attacked
+    exactly as it runs), then sampled. Plain data at module level, so dask can pickle it to its workers;
+    attacks/ receives it as a callable and never imports generators/ or privacy/."""
+
+    kind: str
+    params: dict[str, Any]
+    epsilon: float
+    delta: float
+    allow_non_dp: bool
+    domain: PublicDomain
+    n_rows: int
+
+    def __call__(self, train: pd.DataFrame, seed: int) -> pd.DataFrame:
+        private = PrivateData(train, self.domain, Odometer.for_epsilon(self.epsilon, self.delta), seed=seed,
+                              allow_non_dp=self.allow_non_dp)
+        generator = make_generator(self.kind, self.params).fit(private)
+        return self.domain.cast(generator.sample(self.n_rows, seed=seed))
+
+
+def shadow_targets(inputs: Inputs, model: ThreatModel) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[Any]]]:
+    """The shadow attack's targets, its reference population (the holdout without any target), and what the
+    report may say about each target: its source row number and isolation score, never its values."""
+    spec, train, holdout = model.attacks.shadow, inputs.train, inputs.holdout
+    reference_mask = np.ones(len(holdout), dtype=bool)
+    if spec.target_rows:
+        in_train = {int(r): i for i, r in enumerate(inputs.train_rows)} if inputs.train_rows is not None else {}
+        in_holdout = {int(r): i for i, r in enumerate(inputs.holdout_rows)} if inputs.holdout_rows is not None else {}
+        picked = []
+        for row in spec.target_rows:
+            if row in in_train:
+                picked.append(train.iloc[[in_train[row]]])
+            elif row in in_holdout:
+                picked.append(holdout.iloc[[in_holdout[row]]])
+                reference_mask[in_holdout[row]] = False
+            else:
+                raise DataError(f"attacks.shadow.target_rows: row {row} is not a row of data.source "
+                                f"({len(train) + len(holdout) if inputs.holdout_rows is not None else len(train)} rows,"
+                                " numbered from 0)")
+        targets = pd.concat(picked, ignore_index=True)
+        described: dict[str, list[Any]] = {"source_row": list(spec.target_rows), "isolation": [None] * len(picked)}
+    else:
+        positions, isolation = pick_targets(train, inputs.domain, spec.targets, spec.selection, model.attacks.seed)
+        targets = train.iloc[positions].reset_index(drop=True)
+        source_rows = inputs.train_rows[positions] if inputs.train_rows is not None else positions
+        described = {"source_row": [int(r) for r in source_rows],
+                     "isolation": [round(float(isolation[p]), 4) for p in positions]}
+    reference = holdout[reference_mask].reset_index(drop=True)
+    if spec.train_size > len(reference):
+        raise DataError(f"attacks.shadow.train_size {spec.train_size} exceeds the {len(reference)} holdout rows the "
+                        "attacker draws shadow training sets from; lower it or raise data.holdout_fraction")
+    return targets, reference, described
+
+
+def membership_attacks(inputs: Inputs, model: ThreatModel, data: AttackData, reference: pd.DataFrame,
+                       candidate: pd.DataFrame, progress: Callable[[str], None] = lambda message: None,
+                       ) -> tuple[list[AttackResult], dict[str, AttackResult]]:
+    """The density attack (its reference: holdout rows disjoint from the control) and, when enabled, the
+    shadow-model attack, its epsilon audit, and its positive control: the same attack against a "generator"
+    that publishes its training rows, which it must see through. Returns results and positive controls."""
+    results = [density_membership(data, candidate, reference)]
+    positives = {"membership_density_auc": density_membership(data, data.members, reference)}
+    spec = model.attacks.shadow
+    if not spec.enabled:
+        return results, positives
+    targets, population, described = shadow_targets(inputs, model)
+    kind = model.generator.kind
+    factory = ShadowGenerator(kind, dict(model.generator.params), model.privacy.epsilon,
+                              model.privacy.delta, model.privacy.allow_non_dp, inputs.domain,
+                              spec.synthetic_rows or 5 * spec.train_size)
+    seed = model.attacks.seed
+    settings = {"train_size": spec.train_size, "synthetic_rows": factory.n_rows,
+                "selection": "target_rows" if spec.target_rows else spec.selection}
+    workers = model.compute.workers or min(machine_workers(), spec.shadow_runs)
+    with compute_client(model.compute.scheduler, workers) as client:
+        runs = run_shadow_models(targets, population, inputs.domain, factory, spec.train_size, spec.shadow_runs,
+                                 seed, client, progress=lambda done, total: progress(f"shadow run {done}/{total} "
+                                                                                     f"fitted ({kind})"))
+        copies = run_shadow_models(targets, population, inputs.domain, copy_training_rows, spec.train_size,
+                                   spec.shadow_runs, seed, client)
+    scores = score_runs(runs, seed)
+    results += [shadow_result(runs, scores, described, seed, settings), empirical_epsilon(scores, model.privacy.delta)]
+    positives["shadow_auc"] = shadow_result(copies, score_runs(copies, seed), described, seed, settings)
+    return results, positives
 
 
 def _run_name(model: ThreatModel) -> str:
@@ -167,7 +273,7 @@ def run(
     private = PrivateData(inputs.train, inputs.domain, odometer, seed=model.generator.seed,
                           allow_non_dp=model.privacy.allow_non_dp)
     with step("fit"):
-        generator.fit(private)
+        generator.fit(private, progress=reporter.progress)
     guarantee = generator.guarantee_
     if guarantee.dp and private.non_dp_access:
         raise PrivsynthError(f"generator {model.generator.kind!r} read raw rows but claims DP: refusing")
@@ -179,11 +285,17 @@ def run(
         attacks = run_attacks(data, candidate)
         nulls = {r.name: r for r in run_attacks(data, null_table)}
         positives = {r.name: r for r in run_attacks(data, positive_table)}
+    with step("membership"):
+        membership, membership_positives = membership_attacks(inputs, model, data, null_table, candidate,
+                                                              progress=reporter.progress)
+        attacks += membership
+        positives.update(membership_positives)
     with step("utility"):
         utility = marginal_tvd(inputs.holdout, candidate, inputs.domain, seed=model.attacks.seed)
         utility += tstr_auc(inputs.train, candidate, inputs.holdout, inputs.domain, model.data.target,
                             seed=model.attacks.seed)
-    attacks, utility, decision = decide(attacks, utility, model.gates, nulls, positives)
+    attacks, utility, decision = decide(attacks, utility, model.gates, nulls, positives,
+                                        claimed_epsilon=guarantee.epsilon if guarantee.dp else None)
 
     out_dir = Path(out) if out is not None else Path(model.output.directory)
     name = _free_name(out_dir, _run_name(model))

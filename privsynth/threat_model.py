@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -120,10 +121,54 @@ class GeneratorSpec(_Strict):
     n_rows: int | None = Field(default=None, ge=1, description="Rows to sample; default = training rows.")
 
 
+class ShadowSpec(_Strict):
+    """Shadow-model membership inference against the configured generator, and the empirical epsilon audit.
+    Defaults finish in minutes on 2 cores for mst; every shadow run is one generator fit."""
+
+    enabled: bool = True
+    targets: int = Field(default=10, ge=1, le=500, description="How many training records to attack.")
+    selection: Literal["isolated", "random"] = Field(
+        default="isolated", description="isolated: the records farthest from their 5 nearest neighbours (the "
+        "ones that leak); random: a seeded uniform draw (the comparison).")
+    target_rows: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=list, description="Row numbers (0-based) in data.source to attack; replace selection.")
+    shadow_runs: int = Field(default=40, ge=4, le=10_000, description="Generator fits; half train the "
+                             "attack's classifier, half test it.")
+    train_size: int = Field(default=1000, ge=20, description="Rows of each shadow training set (drawn from "
+                            "the holdout, the attacker's reference population).")
+    synthetic_rows: int | None = Field(default=None, ge=1, description="Rows sampled per shadow run; default "
+                                       "5 x train_size (less sampling noise helps the attacker: gaussian-copula "
+                                       "on Adult, m=1000, AUC 0.57 with 1,000 rows, 0.64 with 5,000).")
+
+    @model_validator(mode="after")
+    def _room_for_targets(self) -> "ShadowSpec":
+        n_targets = len(self.target_rows) or self.targets
+        if self.train_size <= n_targets:
+            raise ValueError(f"train_size ({self.train_size}) must exceed the number of targets ({n_targets})")
+        return self
+
+
 class AttackSpec(_Strict):
     sample_size: int = Field(default=2000, ge=50, description="Rows per side (targets, control) an attack uses.")
     n_attacks: int = Field(default=500, ge=10)
     seed: int = Field(default=0, ge=0)
+    shadow: ShadowSpec = Field(default_factory=ShadowSpec)
+
+
+class ComputeSpec(_Strict):
+    """Where independent tasks (shadow fits) run."""
+
+    scheduler: str | None = Field(
+        default=None, description="null: an embedded local dask cluster; 'tcp://host:port': an existing dask "
+        "scheduler; 'synchronous': one after another in this process (debugging).")
+    workers: int | None = Field(default=None, ge=1, description="Local cluster size; default one per core.")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _known_scheduler(cls, value: str | None) -> str | None:
+        if value is None or value == "synchronous" or re.match(r"^(tcp|tls|inproc|ucx)://\S+$", value):
+            return value
+        raise ValueError(f"{value!r} is not null, 'synchronous' or a scheduler address like tcp://host:8786")
 
 
 class GateSpec(_Strict):
@@ -134,6 +179,10 @@ class GateSpec(_Strict):
     linkability: float = Field(default=0.10, ge=0, le=1)
     attribute_inference: float = Field(default=0.25, ge=0, le=1)
     membership_distance_auc: float = Field(default=0.60, ge=0.5, le=1)
+    membership_density_auc: float = Field(default=0.60, ge=0.5, le=1)
+    shadow_auc: float = Field(default=0.65, ge=0.5, le=1, description="Mean held-out AUC of the shadow-model "
+                              "attack over its targets. A DP generator is also audited: the release is blocked "
+                              "when the empirical epsilon lower bound exceeds the claimed epsilon.")
     dcr_closer_to_train: float = Field(default=0.60, ge=0.5, le=1)
     exact_copies: float = Field(default=0.01, ge=0, le=1)
     tvd_1way: float = Field(default=0.10, ge=0, le=1)
@@ -156,6 +205,7 @@ class ThreatModel(_Strict):
     attacks: AttackSpec = Field(default_factory=AttackSpec)
     gates: GateSpec = Field(default_factory=GateSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    compute: ComputeSpec = Field(default_factory=ComputeSpec)
 
     @model_validator(mode="after")
     def _columns_are_declared(self) -> "ThreatModel":

@@ -51,8 +51,12 @@ def small_threat_model_doc(source: Path, **changes) -> dict:
     """The shipped adult.yaml pointed at ``source``, with attack sizes and a budget for a fast small test."""
     doc = yaml.safe_load(ADULT_YAML.read_text())
     doc["data"]["source"] = str(source)
-    doc["attacks"] = {"sample_size": 300, "n_attacks": 100, "seed": 0}
-    doc["generator"]["params"] = {"iters": 200}
+    doc["attacks"] = {"sample_size": 300, "n_attacks": 100, "seed": 0, "shadow": {"enabled": False}}
+    doc["compute"] = {"scheduler": "synchronous"}
+    # the mechanics tests run MST (fast); AIM has its own tests and one end-to-end run, and the shadow attack
+    # (one generator fit per shadow run) has its own tests in tests/attacks/test_audit.py
+    doc["generator"]["kind"] = "mst"
+    doc["generator"]["params"] = {"iters": 1000}
     # 2,400 training rows at epsilon 1 fail the utility gates (correctly); the mechanics tests need a release
     doc["privacy"]["epsilon"] = 10.0
     for dotted, value in changes.items():

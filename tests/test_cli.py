@@ -26,6 +26,19 @@ def test_run_releases_and_load_verifies(tmp_path, write_threat_model):
     assert inspected.exit_code == 0 and "every file hash verified" in inspected.output
 
 
+def test_aim_run_shows_each_round_and_records_its_guarantee(tmp_path, write_threat_model):
+    result = runner.invoke(app, ["run", str(write_threat_model()), "--out", str(tmp_path / "out"),
+                                 "--set", "generator.kind=aim", "--set", "gates.tvd_2way=0.001",
+                                 "--set", "generator.params={max_rounds: 4, round_iters: 20, final_iters: 50}"])
+    assert result.exit_code == 3, result.output  # blocked on purpose: the test is about the fit, not the gate
+    assert "round 1: measured" in result.output and "rho left" in result.output
+    (run_dir,) = list((tmp_path / "out").iterdir())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["generator"]["kind"] == "aim" and manifest["privacy"]["mechanism"].startswith("AIM")
+    assert 1 <= manifest["privacy"]["details"]["rounds"] <= 4
+    assert sum(c["rho"] for c in manifest["privacy"]["charges"]) <= manifest["privacy"]["details"]["rho"] * (1 + 1e-9)
+
+
 def test_blocked_run_exits_3_and_leaves_no_table(tmp_path, write_threat_model):
     result = runner.invoke(app, ["run", str(write_threat_model()), "--out", str(tmp_path / "out"),
                                  "--set", "gates.tvd_2way=0.001"])

@@ -1,10 +1,10 @@
-"""Interval estimates the attacks report: DeLong for an AUC, Wilson for a proportion."""
+"""Interval estimates the attacks report: DeLong for an AUC, Wilson and Clopper-Pearson for a proportion."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from scipy.stats import rankdata
+from scipy.stats import beta, rankdata
 
 Z95 = 1.959963984540054
 
@@ -41,3 +41,21 @@ def wilson_interval(successes: float, n: int) -> tuple[float, float]:
     centre = (p + Z95**2 / (2 * n)) / denominator
     half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / denominator
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mann_whitney_auc(positives: np.ndarray, negatives: np.ndarray) -> float:
+    """Share of (positive, negative) pairs ranked the right way round, ties counting 1/2."""
+    positives, negatives = np.asarray(positives, float), np.asarray(negatives, float)
+    ranks = rankdata(np.concatenate([positives, negatives]))
+    m, n = len(positives), len(negatives)
+    return float((ranks[:m].sum() - m * (m + 1) / 2) / (m * n))
+
+
+def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact two-sided binomial interval (Clopper & Pearson 1934) from beta quantiles; (0, 1) when n is 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    tail = (1.0 - confidence) / 2.0
+    low = 0.0 if successes == 0 else float(beta.ppf(tail, successes, n - successes + 1))
+    high = 1.0 if successes == n else float(beta.ppf(1.0 - tail, successes + 1, n - successes))
+    return low, high

@@ -1,4 +1,4 @@
-"""Marginal fidelity: mean total-variation distance (TVD) of 1-way and 2-way marginals.
+"""Marginal fidelity: mean total-variation distance (TVD) of 1-way and 2-way marginals, and AIM's workload error.
 
 Numbers are cut into equal-width bins over the PUBLIC bounds (16, like shared/benchmarks/yardstick.py), a
 missing value is its own category. The reference table is the holdout: it was never used to fit the
@@ -29,6 +29,21 @@ def _mean_tvd(a: np.ndarray, b: np.ndarray, sizes: np.ndarray, sets: list[tuple[
     per_set = np.array([0.5 * np.abs(_marginal(a, sizes, s, rows_a) - _marginal(b, sizes, s, rows_b)).sum()
                         for s in sets])
     return float(per_set.mean()), per_set
+
+
+def mean_tvd(reference: pd.DataFrame, synthetic: pd.DataFrame, domain: PublicDomain, order: int) -> float:
+    """Mean TVD over ALL marginals of ``order`` columns (no interval; for benchmarks and sweeps)."""
+    ref_codes, coders = domain.encode(reference, bins=EVALUATION_BINS)
+    syn_codes, _ = domain.encode(synthetic, bins=EVALUATION_BINS)
+    sizes = np.array([coders[n].size for n in domain.names])
+    sets = list(itertools.combinations(range(len(domain.names)), order))
+    return _mean_tvd(ref_codes, syn_codes, sizes, sets, np.arange(len(ref_codes)), np.arange(len(syn_codes)))[0]
+
+
+def workload_error(reference: pd.DataFrame, synthetic: pd.DataFrame, domain: PublicDomain, degree: int = 3) -> float:
+    """The AIM paper's workload error: mean L1 distance between normalised marginals over all ``degree``-way
+    marginals, i.e. twice their mean TVD."""
+    return 2.0 * mean_tvd(reference, synthetic, domain, degree)
 
 
 def marginal_tvd(reference: pd.DataFrame, synthetic: pd.DataFrame, domain: PublicDomain, seed: int,

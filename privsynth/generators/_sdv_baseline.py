@@ -12,7 +12,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from privsynth.generators.base import Generator, check_params
+from privsynth.generators.base import Generator, Progress, check_params, silent
 from privsynth.privacy.private_data import PrivateData
 from privsynth.results import Guarantee
 from privsynth.seeding import numpy_global_seed
@@ -30,7 +30,7 @@ class GaussianCopulaBaseline(Generator):
                                         {"default_distribution": str}))
         self.default_distribution = default_distribution
 
-    def fit(self, private: PrivateData) -> "GaussianCopulaBaseline":
+    def fit(self, private: PrivateData, progress: Progress = silent) -> "GaussianCopulaBaseline":
         from sdv.metadata import Metadata
         from sdv.single_table import GaussianCopulaSynthesizer
 

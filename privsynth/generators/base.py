@@ -8,7 +8,6 @@ queries, so it costs no budget.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import pandas as pd
@@ -18,29 +17,24 @@ from privsynth.privacy.private_data import PrivateData
 from privsynth.results import Guarantee
 
 
-@dataclass(frozen=True)
-class TrainingProgress:
-    """One epoch of a neural generator's training, for a front end's progress bar. The loss is computed on
-    private rows: it is for the steward's eyes while the fit runs and is never written to a run folder."""
-
-    epoch: int
-    epochs: int
-    loss: float
-    epsilon_spent: float
+#: how a long fit tells the front end where it is (one line, e.g. "round 12: chose (age, sex); rho left 0.003").
+#: The library stays silent by default; the CLI passes a callback that updates its progress display.
+Progress = Callable[[str], None]
 
 
-ProgressCallback = Callable[[TrainingProgress], None]
+def silent(message: str) -> None:
+    """The default Progress: say nothing."""
 
 
 class Generator(ABC):
     #: True if the generator gives a formal DP guarantee; False marks a labelled non-DP baseline
     is_dp: bool = True
     kind: str = "abstract"
-    #: how the fit's odometer composes charges: "zcdp" (marginal mechanisms) or an Opacus accountant
+    #: how the fit's odometer composes charges: "zcdp" (marginal mechanisms) or an Opacus accountant ("rdp",
+    #: "prv"); the pipeline builds the odometer from it before fit
     accountant: str = "zcdp"
-    #: runtime settings the pipeline may set before fit; they change neither what is learnt nor the guarantee.
-    #: The library stays silent unless a front end passes a callback.
-    progress: ProgressCallback | None = None
+    #: where a neural generator trains ("auto", "cpu", "cuda"); set by the pipeline from compute.device. It
+    #: changes neither what may be learnt nor the guarantee
     device: str = "auto"
     #: rows to sample when the threat model does not say; set by fit (a DP generator estimates it privately)
     default_rows_: int
@@ -49,8 +43,8 @@ class Generator(ABC):
         self.params = dict(params)
 
     @abstractmethod
-    def fit(self, private: PrivateData) -> "Generator":
-        """Learn from privatised queries only; return self."""
+    def fit(self, private: PrivateData, progress: Progress = silent) -> "Generator":
+        """Learn from privatised queries only; return self. ``progress`` receives one-line status updates."""
 
     @abstractmethod
     def sample(self, n: int, seed: int) -> pd.DataFrame:
@@ -66,16 +60,17 @@ class Generator(ABC):
             raise PrivsynthError(f"{type(self).__name__}: call fit() before sample()")
 
 
-def check_params(kind: str, given: dict[str, Any], allowed: dict[str, type]) -> dict[str, Any]:
+def check_params(kind: str, given: dict[str, Any], allowed: dict[str, type | tuple[type, ...]]) -> dict[str, Any]:
     """Generators reject unknown parameters by name: a typo must not silently fall back to a default."""
     unknown = sorted(set(given) - set(allowed))
     if unknown:
         raise PrivsynthError(f"generator.params: {unknown} are not parameters of {kind!r} "
                              f"(allowed: {sorted(allowed)})")
     for name, value in given.items():
-        expected = allowed[name]
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        expected = allowed[name] if isinstance(allowed[name], tuple) else (allowed[name],)
+        if float in expected and isinstance(value, int) and not isinstance(value, bool):
             continue
-        if not isinstance(value, expected) or isinstance(value, bool) and expected is not bool:
-            raise PrivsynthError(f"generator.params.{name}: expected {expected.__name__}, got {value!r}")
+        if not isinstance(value, expected) or isinstance(value, bool) and bool not in expected:
+            wanted = " or ".join("null" if t is type(None) else t.__name__ for t in expected)
+            raise PrivsynthError(f"generator.params.{name}: expected {wanted}, got {value!r}")
     return dict(given)

@@ -7,9 +7,11 @@ from privsynth.errors import PrivsynthError
 from privsynth.generators._sdv_baseline import GaussianCopulaBaseline
 from privsynth.generators.base import Generator
 from privsynth.generators.dpsgd.tvae import DPTVAE
+from privsynth.generators.marginal.aim import AIM
 from privsynth.generators.marginal.mst import MST
 
 GENERATORS: dict[str, type[Generator]] = {
+    AIM.kind: AIM,
     MST.kind: MST,
     GaussianCopulaBaseline.kind: GaussianCopulaBaseline,
     DPTVAE.kind: DPTVAE,

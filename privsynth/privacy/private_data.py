@@ -11,6 +11,7 @@ Neighbouring tables differ by adding or removing one row; a count vector then ch
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -52,6 +53,8 @@ class PrivateData:
         self._rng = np.random.default_rng([seed, 0x5EED])
         self._allow_non_dp = allow_non_dp
         self.non_dp_access = False
+        self._sizes = {n: c.size for n, c in self._coders.items()}
+        self._count_cache: dict[tuple[str, ...], np.ndarray] = {}
 
     # ------------------------------------------------------------------ public facts (no budget needed)
     @property
@@ -61,7 +64,29 @@ class PrivateData:
 
     @property
     def sizes(self) -> dict[str, int]:
-        return {n: c.size for n, c in self._coders.items()}
+        """Number of codes per column (of this view: ``recoded`` views may have merged some)."""
+        return dict(self._sizes)
+
+    def recoded(self, code_maps: Mapping[str, np.ndarray]) -> "PrivateData":
+        """The same rows in a coarser code space: ``code_maps[column][old_code] = new_code``.
+
+        The maps must be public or derived from answers already paid for (AIM merges the codes whose noisy
+        count is small). The view shares this one's odometer, noise source and consent, so every query on it
+        is charged to the same budget; it only changes which cells a marginal has.
+        """
+        view = copy.copy(self)
+        view._codes = self._codes.copy()
+        view._sizes = dict(self._sizes)
+        view._count_cache = {}
+        for name, mapping in code_maps.items():
+            j = self.domain.names.index(name)
+            mapping = np.asarray(mapping, dtype=np.int64)
+            if mapping.shape != (self._sizes[name],) or mapping.min() < 0 or \
+                    set(np.unique(mapping)) != set(range(int(mapping.max()) + 1)):
+                raise ValueError(f"code map for {name!r} must send each of its {self._sizes[name]} codes onto 0..k-1")
+            view._codes[:, j] = mapping[self._codes[:, j]]
+            view._sizes[name] = int(mapping.max()) + 1
+        return view
 
     def one_hot_layout(self, numeric_bins: int | None = None) -> tuple[OneHotLayout, dict[str, ColumnCoder]]:
         """The feature layout ``dpsgd_training`` uses, and its coders: public, from the domain alone.
@@ -85,22 +110,29 @@ class PrivateData:
         estimates: Sequence[np.ndarray],
         epsilon: float,
         penalties: Sequence[float] | None = None,
+        weights: Sequence[float] | None = None,
         label: str = "select",
     ) -> int:
         """Exponential mechanism: pick the candidate marginal worst explained by its (public) estimate.
 
-        The quality of candidate i is ||true_i - estimate_i||_1 - penalty_i (sensitivity 1, since the
-        estimates and penalties do not depend on the private rows). Returns the chosen index.
+        The quality of candidate i is w_i * (||true_i - estimate_i||_1 - penalty_i). Estimates, penalties and
+        weights must not depend on the private rows, so one added or removed row moves quality i by at most
+        w_i: the sensitivity is max(w) (1 without weights). Returns the chosen index.
         """
         if len(candidates) != len(estimates) or not candidates:
             raise ValueError("one estimate per candidate, and at least one candidate")
+        w = np.ones(len(candidates)) if weights is None else np.asarray(weights, dtype=float)
+        if w.shape != (len(candidates),) or not np.all(np.isfinite(w)) or np.any(w <= 0):
+            raise ValueError("weights must be one positive finite number per candidate")
         self.odometer.charge(label, "exponential", exponential_rho(epsilon), epsilon=epsilon,
                              n_candidates=len(candidates))
         scores = np.array([np.abs(self._true_counts(tuple(c)) - np.asarray(e).reshape(self._shape(c))).sum()
                            for c, e in zip(candidates, estimates)], dtype=float)
         if penalties is not None:
             scores = scores - np.asarray(penalties, dtype=float)
-        logits = 0.5 * epsilon * (scores - scores.max())
+        scores = w * scores
+        sensitivity = float(w.max())
+        logits = 0.5 * epsilon / sensitivity * (scores - scores.max())
         probabilities = np.exp(logits)
         probabilities /= probabilities.sum()
         return int(self._rng.choice(len(candidates), p=probabilities))
@@ -165,9 +197,15 @@ class PrivateData:
 
     # ------------------------------------------------------------------ internals
     def _shape(self, columns: Sequence[str]) -> tuple[int, ...]:
-        return tuple(self._coders[c].size for c in columns)
+        return tuple(self._sizes[c] for c in columns)
 
     def _true_counts(self, columns: tuple[str, ...]) -> np.ndarray:
+        """Exact counts; cached because AIM scores the same candidates every round. Never returned outside."""
+        if columns not in self._count_cache:
+            self._count_cache[columns] = self._count(columns)
+        return self._count_cache[columns]
+
+    def _count(self, columns: tuple[str, ...]) -> np.ndarray:
         index = [self.domain.names.index(c) for c in columns]
         shape = self._shape(columns)
         flat = np.ravel_multi_index(tuple(self._codes[:, j] for j in index), shape)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping
 
+from privsynth.attacks.audit import EMPIRICAL_EPSILON
 from privsynth.results import AttackResult, Decision, GateFailure, UtilityResult
 from privsynth.threat_model import GateSpec
 
@@ -46,6 +47,19 @@ def judge_attack(result: AttackResult, gates: GateSpec, null: AttackResult | Non
     return judged, (GateFailure(result.name, "; ".join(reasons)) if reasons else None)
 
 
+def judge_audit(result: AttackResult, claimed_epsilon: float | None) -> tuple[AttackResult, GateFailure | None]:
+    """The empirical epsilon is a 95% LOWER bound: above the claimed epsilon it means the DP implementation is
+    faulty, which no threshold can tune away. Without a claim (non-DP) it is reported, not judged."""
+    if claimed_epsilon is None:
+        return result, None
+    if result.estimate <= claimed_epsilon:
+        return replace(result, threshold=claimed_epsilon, passed=True), None
+    reason = (f"the audited privacy loss is at least {result.estimate:.2f} (95% lower bound) but the generator "
+              f"claims epsilon {claimed_epsilon:g}: this points to an implementation fault in the DP mechanism "
+              "(noise off or too small, wrong sensitivity or accounting); do not release, report it as a bug")
+    return replace(result, threshold=claimed_epsilon, passed=False), GateFailure(result.name, reason)
+
+
 def judge_utility(result: UtilityResult, gates: GateSpec) -> tuple[UtilityResult, GateFailure | None]:
     threshold = getattr(gates, result.name, None)
     if threshold is None or result.value is None:
@@ -63,14 +77,19 @@ def decide(
     gates: GateSpec,
     null_controls: Mapping[str, AttackResult] | None = None,
     positive_controls: Mapping[str, AttackResult] | None = None,
+    claimed_epsilon: float | None = None,
 ) -> tuple[list[AttackResult], list[UtilityResult], Decision]:
+    """``claimed_epsilon``: the fitted generator's DP claim (None for a non-DP baseline), for the audit."""
     null_controls = null_controls or {}
     positive_controls = positive_controls or {}
     failures: list[GateFailure] = []
     judged_attacks = []
     for result in attacks:
-        judged, failure = judge_attack(result, gates, null_controls.get(result.name),
-                                       positive_controls.get(result.name))
+        if result.name == EMPIRICAL_EPSILON:
+            judged, failure = judge_audit(result, claimed_epsilon)
+        else:
+            judged, failure = judge_attack(result, gates, null_controls.get(result.name),
+                                           positive_controls.get(result.name))
         judged_attacks.append(judged)
         if failure:
             failures.append(failure)

@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from privsynth.data.encoding import OneHotLayout
-from privsynth.generators.base import Generator, TrainingProgress, check_params
+from privsynth.generators.base import Generator, Progress, check_params, silent
 from privsynth.generators.dpsgd._torch import check_accountant, dpsgd_guarantee, resolve_device, sample_codes
 from privsynth.privacy.private_data import PrivateData
 from privsynth.results import Guarantee
@@ -71,7 +71,7 @@ class DPTVAE(Generator):
         self.numeric_bins, self.reconstruction_weight = numeric_bins, reconstruction_weight
         self.accountant = check_accountant(self.kind, accountant)
 
-    def fit(self, private: PrivateData) -> "DPTVAE":
+    def fit(self, private: PrivateData, progress: Progress = silent) -> "DPTVAE":
         device = resolve_device(self.device)
         rows = max(private.measure_count(self.count_sigma, label="dp-tvae.count"), float(self.batch_size))
         layout, self.coders_ = private.one_hot_layout(self.numeric_bins)
@@ -96,9 +96,8 @@ class DPTVAE(Generator):
                 session.backward(row_losses)
                 session.optimizer.step()
                 total, batches = total + float(row_losses.detach().mean()) if len(x) else total, batches + 1
-            if self.progress is not None:
-                self.progress(TrainingProgress(epoch + 1, session.epochs, total / max(batches, 1),
-                                               session.epsilon_spent()))
+            progress(f"epoch {epoch + 1}/{session.epochs}: loss {total / max(batches, 1):.3f}, "
+                     f"epsilon spent {session.epsilon_spent():.3f}")
         self.decoder_ = session.finish().decoder.cpu().eval()
         self.layout_, self.domain_ = layout, private.domain
         self.default_rows_ = int(round(rows))

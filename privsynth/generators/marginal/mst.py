@@ -14,16 +14,15 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-import pandas as pd
 
-from privsynth.generators.base import Generator, check_params
-from privsynth.generators.marginal._mbi import MarginalModel, estimate_model
+from privsynth.generators.base import Progress, check_params, silent
+from privsynth.generators.marginal.base import MarginalGenerator
+from privsynth.generators.marginal._mbi import estimate_model
 from privsynth.privacy.accounting import exponential_epsilon, gaussian_sigma
 from privsynth.privacy.private_data import NoisyMarginal, PrivateData
-from privsynth.results import Guarantee
 
 
-class MST(Generator):
+class MST(MarginalGenerator):
     kind = "mst"
     is_dp = True
 
@@ -31,30 +30,21 @@ class MST(Generator):
         super().__init__(**check_params(self.kind, {"iters": iters}, {"iters": int}))
         self.iters = iters
 
-    def fit(self, private: PrivateData) -> "MST":
+    def fit(self, private: PrivateData, progress: Progress = silent) -> "MST":
         names = private.domain.names
         rho = private.odometer.remaining_rho
         sigma_1way = gaussian_sigma(rho / 3 / len(names))
         one_way = [private.measure_marginal((c,), sigma_1way, label="mst.1way") for c in names]
+        progress(f"measured {len(names)} one-way marginals (sigma {sigma_1way:.1f})")
         tree = self._select_tree(private, one_way, rho / 3)
+        progress(f"spanning tree chosen: {', '.join(' x '.join(e) for e in tree)}")
         sigma_2way = gaussian_sigma(rho / 3 / max(1, len(tree)))
         two_way = [private.measure_marginal(edge, sigma_2way, label="mst.2way") for edge in tree]
         self.tree_ = tree
-        self.model_: MarginalModel = estimate_model(private.sizes, one_way + two_way, iters=self.iters)
-        self.coders_ = dict(private.coders)
-        self.domain_ = private.domain
-        self.spent_rho_ = private.odometer.spent_rho
-        # the number of rows is itself private: estimate it from the noisy 1-way totals
-        self.default_rows_ = max(1, int(round(float(np.mean([m.counts.sum() for m in one_way])))))
-        self.guarantee = Guarantee(
-            dp=True,
-            mechanism="MST (Gaussian marginals + exponential-mechanism tree selection, Private-PGM)",
-            epsilon=private.odometer.epsilon_spent,
-            delta=private.odometer.delta,
-            accounting=f"zCDP rho={self.spent_rho_:.6g}, converted to (epsilon, delta) (Canonne-Kamath-Steinke 2020)",
-            details={"rho": self.spent_rho_, "sigma_1way": sigma_1way, "sigma_2way": sigma_2way,
-                     "tree": [list(e) for e in tree], "neighbouring": "add/remove one row"},
-        )
+        progress(f"measured {len(tree)} two-way marginals (sigma {sigma_2way:.1f}); fitting Private-PGM")
+        model = estimate_model(private.sizes, one_way + two_way, iters=self.iters)
+        self._finish(private, model, "MST (Gaussian marginals + exponential-mechanism tree selection, Private-PGM)",
+                     {"sigma_1way": sigma_1way, "sigma_2way": sigma_2way, "tree": [list(e) for e in tree]})
         return self
 
     @staticmethod
@@ -85,18 +75,6 @@ class MST(Generator):
             component[root(chosen[0])] = root(chosen[1])
             tree.append(chosen)
         return tree
-
-    def sample(self, n: int, seed: int) -> pd.DataFrame:
-        self._require_fitted("model_")
-        rng = np.random.default_rng([seed, 0x5A3])
-        codes = self.model_.sample(n, rng)
-        order = [self.model_.columns.index(c) for c in self.domain_.names]
-        return self.domain_.decode(codes[:, order], self.coders_, rng)
-
-    @property
-    def guarantee_(self) -> Guarantee:
-        self._require_fitted("guarantee")
-        return self.guarantee
 
 
 def _normalise(counts: np.ndarray) -> np.ndarray:

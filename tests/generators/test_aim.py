@@ -1,0 +1,134 @@
+"""AIM: the budget is split and accounted exactly, the output depends on the private rows only through the
+noisy answers, compression is decided from noisy counts, and a seed fixes the table."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from privsynth.data.domain import PublicDomain
+from privsynth.generators.marginal.aim import AIM, _compress, workload_candidates
+from privsynth.privacy.odometer import Odometer
+from privsynth.privacy.private_data import NoisyMarginal, PrivateData
+
+COLUMNS = ["age", "education", "marital_status", "sex", "hours_per_week", "capital_gain", "income"]
+FAST = {"round_iters": 30, "final_iters": 100, "max_rounds": 12}
+
+
+@pytest.fixture(scope="module")
+def domain(adult_model) -> PublicDomain:
+    return PublicDomain({c: adult_model.kept_columns[c] for c in COLUMNS}, target="income")
+
+
+@pytest.fixture(scope="module")
+def rows(adult):
+    return adult[COLUMNS].iloc[:3000].reset_index(drop=True)
+
+
+class Recording(PrivateData):
+    """Writes down every answer the private table gives (views made by ``recoded`` share the tape)."""
+
+    tape: list
+
+    def measure_marginal(self, columns, sigma, label="marginal"):
+        answer = super().measure_marginal(columns, sigma, label)
+        self.tape.append(("measure", tuple(columns), answer.counts.copy()))
+        return answer
+
+    def select_by_error(self, candidates, estimates, epsilon, penalties=None, weights=None, label="select"):
+        choice = super().select_by_error(candidates, estimates, epsilon, penalties, weights, label)
+        self.tape.append(("select", tuple(map(tuple, candidates)), choice))
+        return choice
+
+
+class Replaying(PrivateData):
+    """Answers from a tape recorded on ANOTHER table; charges the odometer the same way, reads no row."""
+
+    tape: list
+
+    def measure_marginal(self, columns, sigma, label="marginal"):
+        kind, recorded_columns, counts = self.tape.pop(0)
+        assert kind == "measure" and recorded_columns == tuple(columns)
+        self.odometer.charge(label, "gaussian", 1 / (2 * sigma**2))
+        return NoisyMarginal(tuple(columns), counts, float(sigma))
+
+    def select_by_error(self, candidates, estimates, epsilon, penalties=None, weights=None, label="select"):
+        kind, recorded_candidates, choice = self.tape.pop(0)
+        assert kind == "select" and recorded_candidates == tuple(map(tuple, candidates))
+        self.odometer.charge(label, "exponential", epsilon**2 / 8)
+        return choice
+
+
+@pytest.fixture(scope="module")
+def fitted(rows, domain):
+    private = Recording(rows, domain, Odometer.for_epsilon(1.0, 1e-9), seed=0)
+    private.tape = []
+    return AIM(**FAST).fit(private), private
+
+
+def test_round_budgets_sum_to_the_declared_rho(fitted):
+    model, private = fitted
+    charges = private.odometer.charges
+    labels = [c.label.split("[")[0] for c in charges]
+    assert labels.count("aim.1way") == len(COLUMNS)
+    assert labels.count("aim.select") == labels.count("aim.measure") == len(model.rounds_) >= 1
+    assert sum(c.rho for c in charges) == pytest.approx(private.odometer.total_rho, rel=1e-12)
+    assert model.guarantee_.epsilon <= 1.0 and model.guarantee_.details["rho"] <= private.odometer.total_rho * (1 + 1e-9)
+    # each round spends alpha = 90% of its budget on the measurement and the rest on the choice
+    rounds = [c for c in charges if not c.label.startswith("aim.1way")]
+    for select, measure in zip(rounds[::2], rounds[1::2]):
+        assert select.mechanism == "exponential" and measure.mechanism == "gaussian"
+        assert measure.rho / (measure.rho + select.rho) == pytest.approx(0.9, rel=1e-9)
+
+
+def test_output_depends_on_private_rows_only_through_noisy_answers(fitted, adult, domain):
+    """Replay the first fit's answers to a fit on DIFFERENT rows: if AIM read anything else from its table,
+    the two models would differ."""
+    model, private = fitted
+    other_rows = adult[COLUMNS].iloc[5000:8000].reset_index(drop=True)
+    replay = Replaying(other_rows, domain, Odometer.for_epsilon(1.0, 1e-9), seed=123)
+    replay.tape = list(private.tape)
+    twin = AIM(**FAST).fit(replay)
+    assert replay.tape == []  # it asked exactly the same questions, in the same order
+    assert twin.sample(400, seed=5).equals(model.sample(400, seed=5))
+
+
+def test_same_seed_gives_the_same_table(rows, domain, fitted):
+    model, _ = fitted
+    again = AIM(**FAST).fit(PrivateData(rows, domain, Odometer.for_epsilon(1.0, 1e-9), seed=0))
+    assert again.sample(300, seed=1).equals(model.sample(300, seed=1))
+    assert not model.sample(300, seed=1).equals(model.sample(300, seed=2))
+
+
+def test_samples_stay_in_the_public_domain_and_keep_the_row_count_private(fitted, domain):
+    model, _ = fitted
+    table = model.sample(2000, seed=0)
+    assert list(table.columns) == COLUMNS
+    assert table["age"].between(17, 90).all() and table["hours_per_week"].between(1, 99).all()
+    assert set(table["education"].dropna()) <= set(domain.columns["education"].values)
+    assert abs(model.default_rows_ - 3000) < 300  # estimated from noisy totals, not read
+
+
+def test_compression_merges_only_codes_with_small_noisy_counts():
+    noisy = NoisyMarginal(("x",), np.array([500.0, 2.0, -4.0, 300.0, 10.0]), sigma=5.0)
+    groups = _compress(noisy, sigma=5.0)
+    assert groups.code_map.tolist() == [0, 2, 2, 1, 2] and groups.members.tolist() == [1, 2, 4]
+    expanded = groups.expand(np.array([0, 1, 2, 2, 2, 2]), np.random.default_rng(0))
+    assert expanded[0] == 0 and expanded[1] == 3 and set(expanded[2:]) <= {1, 4}  # -4 clips to weight 0
+    assert _compress(NoisyMarginal(("x",), np.array([500.0, 2.0, 300.0]), 5.0), 5.0).n_merged == 0
+
+
+def test_workload_weights_favour_the_target():
+    names = ["a", "b", "c", "y"]
+    plain = {c.columns: c.weight for c in workload_candidates(names, 3, "y", 1.0)}
+    favoured = {c.columns: c.weight for c in workload_candidates(names, 3, "y", 3.0)}
+    assert len(plain) == 4 + 6 + 4 and plain[("a", "b", "c")] == plain[("a", "b", "y")]
+    assert favoured[("a", "b", "y")] > favoured[("a", "b", "c")]
+
+
+def test_progress_names_each_round(rows, domain):
+    lines: list[str] = []
+    AIM(round_iters=10, final_iters=10, max_rounds=3).fit(
+        PrivateData(rows.iloc[:500], domain, Odometer.for_epsilon(1.0, 1e-9), seed=0), progress=lines.append)
+    rounds = [line for line in lines if line.startswith("round ")]
+    assert 1 <= len(rounds) <= 3 and all("measured" in line and "rho left" in line for line in rounds)
+    assert lines[-1].startswith("final estimate")
