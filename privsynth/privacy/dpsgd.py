@@ -22,10 +22,11 @@ The objects are the ones ``make_private(grad_sample_mode="ghost")`` returns.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Iterator, Literal, Sequence
 
 import numpy as np
 import torch
@@ -112,7 +113,7 @@ def calibrate_noise(prior: Sequence[HistoryEntry], sample_rate: float, steps: in
 class DPSGDSession:
     """What a generator trains with. ``module`` and ``optimizer`` replace the ones passed in; ``loader``
     yields Poisson batches (one tuple holding a float tensor), ``steps_per_epoch`` per pass. A step is
-    ``optimizer.zero_grad()``, ``backward(per-row losses)``, ``optimizer.step()``."""
+    ``optimizer.zero_grad()``, ``backward(per-row losses)``, ``step()``."""
 
     module: GradSampleModuleFastGradientClipping
     optimizer: DPOptimizerFastGradientClipping
@@ -142,7 +143,39 @@ class DPSGDSession:
                 if p.requires_grad:
                     p.grad = torch.zeros_like(p)
             return
-        DPTensorFastGradientClipping(self.module, self.optimizer, row_losses, "mean").backward()
+        with warnings.catch_warnings():  # Opacus's second pass fires full backward hooks on input-free graphs
+            warnings.filterwarnings("ignore", message="Full backward hook is firing")
+            DPTensorFastGradientClipping(self.module, self.optimizer, row_losses, "mean").backward()
+
+    @contextlib.contextmanager
+    def public_pass(self) -> Iterator[torch.nn.Module]:
+        """The trained module with Opacus's hooks off, for inputs that hold no private row (a GAN's generated
+        rows). Their gradients need neither clipping nor noise: they are functions of the DP weights and of
+        public randomness, i.e. post-processing. Do not feed private rows through it."""
+        self.module.disable_hooks()
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Full backward hook is firing")
+                yield self.module._module
+        finally:
+            self.module.enable_hooks()
+
+    def public_gradient(self, loss: torch.Tensor) -> list[torch.Tensor]:
+        """Gradient of ``loss`` (built inside ``public_pass``) with respect to the trained parameters, in
+        the optimizer's order, for ``step``. Zeros for parameters the loss does not reach."""
+        params = self.optimizer.params
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+
+    def step(self, public_gradient: Sequence[torch.Tensor] | None = None) -> None:
+        """One DP-SGD step: noise is added to the sum of the clipped private gradients, which is divided by
+        the expected batch size (Opacus's ``pre_step``, which also counts the step); then ``public_gradient``
+        (see ``public_gradient``) is added unclipped and unnoised, and the wrapped optimizer updates."""
+        if not self.optimizer.pre_step():
+            return
+        for p, g in zip(self.optimizer.params, public_gradient or ()):
+            p.grad.add_(g)
+        self.optimizer.original_optimizer.step()
 
     def epsilon_spent(self) -> float:
         """Epsilon of the fit so far: everything charged before this phase plus the steps taken."""

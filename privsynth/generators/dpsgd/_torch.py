@@ -19,9 +19,9 @@ DEVICES = ("auto", "cpu", "cuda")
 def resolve_device(device: str) -> torch.device:
     """auto: CUDA when a GPU is visible, else CPU; cuda without a GPU is an error, not a silent fallback."""
     if device not in DEVICES:
-        raise PrivsynthError(f"--device: {device!r} is not one of {DEVICES}")
+        raise PrivsynthError(f"compute.device: {device!r} is not one of {DEVICES}")
     if device == "cuda" and not torch.cuda.is_available():
-        raise PrivsynthError("--device cuda: no CUDA GPU is visible to torch; use --device cpu or auto")
+        raise PrivsynthError("--device cuda (compute.device): no CUDA GPU is visible to torch; use --device cpu")
     return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                         "cpu" if device == "auto" else device)
 

@@ -94,7 +94,7 @@ class DPTVAE(Generator):
                 row_losses = per_row_loss(logits, x, mu, logvar, layout, self.reconstruction_weight)
                 session.optimizer.zero_grad(set_to_none=True)
                 session.backward(row_losses)
-                session.optimizer.step()
+                session.step()
                 total, batches = total + float(row_losses.detach().mean()) if len(x) else total, batches + 1
             progress(f"epoch {epoch + 1}/{session.epochs}: loss {total / max(batches, 1):.3f}, "
                      f"epsilon spent {session.epsilon_spent():.3f}")
