@@ -78,6 +78,7 @@ def test_loader_is_poisson_and_steps_beyond_the_charge_are_refused(adult, adult_
     batch_sizes = {len(b[0]) for b in session.loader}
     assert len(batch_sizes) > 1  # Poisson: batch sizes vary
     assert session.steps_taken == session.planned_steps
+    session.optimizer.zero_grad(set_to_none=True)
     for p in session.optimizer.params:
         p.grad = torch.zeros_like(p)
     with pytest.raises(BudgetExceeded, match="was not paid for"):
