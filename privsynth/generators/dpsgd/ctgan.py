@@ -107,8 +107,10 @@ class DPCTGAN(Generator):
     kind = "dp-ctgan"
     is_dp = True
 
-    def __init__(self, epochs: int = 30, batch_size: int = 500, noise_dim: int = 64, hidden: int = 256,
-                 generator_lr: float = 2e-4, discriminator_lr: float = 2e-4, max_grad_norm: float = 1.0,
+    # CTGAN's learning rates (2e-4) suit its ~20,000 steps; DP-SGD affords a few hundred (Adult, epsilon 8,
+    # 200 steps at 2e-4: TSTR AUC 0.50), so the defaults take fewer, larger steps
+    def __init__(self, epochs: int = 10, batch_size: int = 1000, noise_dim: int = 64, hidden: int = 128,
+                 generator_lr: float = 1e-3, discriminator_lr: float = 1e-3, max_grad_norm: float = 1.0,
                  accountant: str = "rdp", frequency_share: float = 0.1, tau: float = 0.2,
                  numeric_bins: int | None = None) -> None:
         given = {"epochs": epochs, "batch_size": batch_size, "noise_dim": noise_dim, "hidden": hidden,

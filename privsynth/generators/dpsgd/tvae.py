@@ -54,8 +54,10 @@ class DPTVAE(Generator):
     kind = "dp-tvae"
     is_dp = True
 
-    def __init__(self, epochs: int = 20, batch_size: int = 1000, latent_dim: int = 32, hidden: int = 128,
-                 learning_rate: float = 2e-3, max_grad_norm: float = 1.0, accountant: str = "rdp",
+    # defaults measured on Adult (README): with DP-SGD's few, noisy steps a learning rate of 2e-3 left the
+    # model at the one-way marginals (TSTR AUC 0.53 at epsilon 1); 1e-2 learns the structure
+    def __init__(self, epochs: int = 10, batch_size: int = 500, latent_dim: int = 32, hidden: int = 128,
+                 learning_rate: float = 1e-2, max_grad_norm: float = 1.0, accountant: str = "rdp",
                  count_sigma: float = 100.0, reconstruction_weight: float = 2.0,
                  numeric_bins: int | None = None) -> None:
         given = {"epochs": epochs, "batch_size": batch_size, "latent_dim": latent_dim, "hidden": hidden,
