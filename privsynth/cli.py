@@ -11,7 +11,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -58,16 +58,30 @@ class _RichSteps:
               "membership": "membership inference: density ratio, shadow models, epsilon audit",
               "utility": "measuring utility", "write": "writing the run folder"}
 
+    def __init__(self) -> None:
+        self._status: Any = None
+        self._label = ""
+
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
-        with console.status(f"{self.LABELS.get(name, name)} ..."):
+        self._label = self.LABELS.get(name, name)
+        with console.status(f"{self._label} ...") as status:
+            self._status = status
             yield
-        console.print(f"  [green]done[/] {self.LABELS.get(name, name)} ({time.perf_counter() - start:.1f} s)")
+        self._status = None
+        console.print(f"  [green]done[/] {self._label} ({time.perf_counter() - start:.1f} s)")
 
     def progress(self, message: str) -> None:
         """Each round or epoch on a line of its own, so the steward sees the history, not just the last."""
-        console.print(f"    [dim]{message}[/]", highlight=False)
+        console.print(f"    [dim]{message}[/]", highlight=False, soft_wrap=True)
+
+    def tasks(self, done: int, total: int, label: str) -> None:
+        """Independent tasks (shadow fits) as a bar on the step's status line: their order means nothing."""
+        if self._status is not None:
+            filled = round(30 * done / max(total, 1))
+            self._status.update(f"{self._label} ... {label} {done}/{total} [green]{'━' * filled}[/][dim]"
+                                f"{'━' * (30 - filled)}[/]")
 
 
 @app.command()

@@ -14,6 +14,7 @@ import os
 import time
 import traceback
 import uuid
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar
 
@@ -72,8 +73,10 @@ def compute_client(scheduler: str | None = None, workers: int | None = None) -> 
     if scheduler is None:
         n = workers or machine_workers()
         try:
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                   silence_logs=logging.CRITICAL)
+            with warnings.catch_warnings():  # "port 8787 in use, using another": the scheduler's health endpoint
+                warnings.filterwarnings("ignore", message="Port .* is already in use")
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       silence_logs=logging.CRITICAL)
         except RuntimeError as exc:
             raise PrivsynthError(f"could not start a local dask cluster of {n} worker(s) ({exc}); a script that "
                                  "runs privsynth must guard its entry point with `if __name__ == \"__main__\":` "

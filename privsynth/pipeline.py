@@ -56,6 +56,9 @@ class StepReporter(Protocol):
     def progress(self, message: str) -> None:
         """A one-line update from inside a long step (AIM's rounds, DP-SGD's epochs)."""
 
+    def tasks(self, done: int, total: int, label: str) -> None:
+        """``done`` of ``total`` independent tasks (shadow fits) finished, in any order."""
+
 
 class _Silent:
     @contextlib.contextmanager
@@ -63,6 +66,9 @@ class _Silent:
         yield
 
     def progress(self, message: str) -> None:
+        pass
+
+    def tasks(self, done: int, total: int, label: str) -> None:
         pass
 
 
@@ -217,7 +223,7 @@ def shadow_targets(inputs: Inputs, model: ThreatModel) -> tuple[pd.DataFrame, pd
 
 
 def membership_attacks(inputs: Inputs, model: ThreatModel, data: AttackData, reference: pd.DataFrame,
-                       candidate: pd.DataFrame, progress: Callable[[str], None] = lambda message: None,
+                       candidate: pd.DataFrame, tasks: Callable[[int, int, str], None] = lambda d, t, label: None,
                        ) -> tuple[list[AttackResult], dict[str, AttackResult]]:
     """The density attack (its reference: holdout rows disjoint from the control) and, when enabled, the
     shadow-model attack, its epsilon audit, and its positive control: the same attack against a "generator"
@@ -238,8 +244,7 @@ def membership_attacks(inputs: Inputs, model: ThreatModel, data: AttackData, ref
     workers = model.compute.workers or min(machine_workers(), spec.shadow_runs)
     with compute_client(model.compute.scheduler, workers) as client:
         runs = run_shadow_models(targets, population, inputs.domain, factory, spec.train_size, spec.shadow_runs,
-                                 seed, client, progress=lambda done, total: progress(f"shadow run {done}/{total} "
-                                                                                     f"fitted ({kind})"))
+                                 seed, client, progress=lambda done, total: tasks(done, total, f"{kind} shadow fits"))
         copies = run_shadow_models(targets, population, inputs.domain, copy_training_rows, spec.train_size,
                                    spec.shadow_runs, seed, client)
     scores = score_runs(runs, seed)
@@ -332,7 +337,7 @@ def run(
         positives = {r.name: r for r in run_attacks(data, positive_table)}
     with step("membership"):
         membership, membership_positives = membership_attacks(inputs, model, data, null_table, candidate,
-                                                              progress=reporter.progress)
+                                                              tasks=reporter.tasks)
         attacks += membership
         positives.update(membership_positives)
     with step("utility"):

@@ -131,8 +131,7 @@ def _metadata_dict(domain) -> dict:
         if isinstance(spec, CategoricalColumn):
             columns[name] = {"sdtype": "categorical"}
         else:
-            columns[name] = {"sdtype": "numerical",
-                             "computer_representation": "Int64" if spec.type == "integer" else "Float"}
+            columns[name] = {"sdtype": "numerical"}  # SDV 2 infers integer vs float from the column
     return {"tables": {_TABLE: {"columns": columns}}, "METADATA_SPEC_VERSION": "V1"}
 
 

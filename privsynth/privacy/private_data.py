@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -111,6 +111,7 @@ class PrivateData:
         epsilon: float,
         penalties: Sequence[float] | None = None,
         weights: Sequence[float] | None = None,
+        feasible: Callable[[int], bool] | None = None,
         label: str = "select",
     ) -> int:
         """Exponential mechanism: pick the candidate marginal worst explained by its (public) estimate.
@@ -118,6 +119,12 @@ class PrivateData:
         The quality of candidate i is w_i * (||true_i - estimate_i||_1 - penalty_i). Estimates, penalties and
         weights must not depend on the private rows, so one added or removed row moves quality i by at most
         w_i: the sensitivity is max(w) (1 without weights). Returns the chosen index.
+
+        ``feasible(i)`` (public: it may look at the candidate and earlier noisy outputs, never at the rows)
+        restricts the choice to the candidates it accepts, without evaluating it on all of them: the draw is
+        the Gumbel-max form of the exponential mechanism, and the best feasible candidate under the SAME
+        Gumbel noise is distributed exactly as the mechanism run on the feasible set alone (Gumbel-max is
+        exact on every subset). AIM's model-size check is expensive; this asks it of a handful of candidates.
         """
         if len(candidates) != len(estimates) or not candidates:
             raise ValueError("one estimate per candidate, and at least one candidate")
@@ -132,10 +139,11 @@ class PrivateData:
             scores = scores - np.asarray(penalties, dtype=float)
         scores = w * scores
         sensitivity = float(w.max())
-        logits = 0.5 * epsilon / sensitivity * (scores - scores.max())
-        probabilities = np.exp(logits)
-        probabilities /= probabilities.sum()
-        return int(self._rng.choice(len(candidates), p=probabilities))
+        perturbed = 0.5 * epsilon / sensitivity * scores + self._rng.gumbel(size=len(scores))
+        for index in np.argsort(-perturbed, kind="stable"):
+            if feasible is None or feasible(int(index)):
+                return int(index)
+        raise ValueError("no candidate is feasible: feasible() must accept at least one")
 
     def measure_count(self, sigma: float, label: str = "count") -> float:
         """The number of training rows plus N(0, sigma^2) (sensitivity 1)."""

@@ -34,8 +34,9 @@ class Recording(PrivateData):
         self.tape.append(("measure", tuple(columns), answer.counts.copy()))
         return answer
 
-    def select_by_error(self, candidates, estimates, epsilon, penalties=None, weights=None, label="select"):
-        choice = super().select_by_error(candidates, estimates, epsilon, penalties, weights, label)
+    def select_by_error(self, candidates, estimates, epsilon, penalties=None, weights=None, feasible=None,
+                        label="select"):
+        choice = super().select_by_error(candidates, estimates, epsilon, penalties, weights, feasible, label)
         self.tape.append(("select", tuple(map(tuple, candidates)), choice))
         return choice
 
@@ -51,7 +52,8 @@ class Replaying(PrivateData):
         self.odometer.charge(label, "gaussian", 1 / (2 * sigma**2))
         return NoisyMarginal(tuple(columns), counts, float(sigma))
 
-    def select_by_error(self, candidates, estimates, epsilon, penalties=None, weights=None, label="select"):
+    def select_by_error(self, candidates, estimates, epsilon, penalties=None, weights=None, feasible=None,
+                        label="select"):
         kind, recorded_candidates, choice = self.tape.pop(0)
         assert kind == "select" and recorded_candidates == tuple(map(tuple, candidates))
         self.odometer.charge(label, "exponential", epsilon**2 / 8)

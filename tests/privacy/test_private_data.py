@@ -60,3 +60,23 @@ def test_raw_rows_only_with_consent(adult, adult_domain):
     assert private.non_dp_access is False
     consenting = PrivateData(adult.iloc[:100], adult_domain, Odometer(1.0, 1e-9), seed=0, allow_non_dp=True)
     assert len(consenting.raw_frame_for_non_dp_baseline()) == 100 and consenting.non_dp_access
+
+
+def test_a_feasibility_check_restricts_the_exponential_mechanism_to_the_accepted_candidates(adult, adult_domain):
+    """Gumbel-max under the same noise: asking feasible() lazily picks exactly as the mechanism on the subset."""
+    estimates = [np.zeros(2), np.zeros(2), np.zeros(2)]
+    candidates = [("sex",), ("sex",), ("sex",)]
+    asked: list[int] = []
+
+    def only_the_last(index: int) -> bool:
+        asked.append(index)
+        return index == 2
+
+    for seed in range(20):
+        private = PrivateData(adult, adult_domain, Odometer.for_epsilon(10.0, 1e-9), seed=seed)
+        assert private.select_by_error(candidates, estimates, epsilon=1.0, feasible=only_the_last) == 2
+    assert set(asked) <= {0, 1, 2} and 2 in asked
+    # equal scores: the restricted choice between two accepted candidates is a fair coin
+    picks = [PrivateData(adult, adult_domain, Odometer.for_epsilon(10.0, 1e-9), seed=seed)
+             .select_by_error(candidates, estimates, epsilon=1.0, feasible=lambda i: i != 0) for seed in range(400)]
+    assert 0 not in picks and 150 < picks.count(1) < 250

@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -124,13 +124,14 @@ class AIM(MarginalGenerator):
                 sigma = math.sqrt(1 / (2 * self.alpha * remaining))
                 epsilon = math.sqrt(8 * (1 - self.alpha) * remaining)
             size_limit = self.max_model_size * (rho - remaining + gaussian_rho(sigma) + exponential_rho(epsilon)) / rho
-            allowed = self._within_size(sizes, measurements, candidates, size_limit, size_cache)
-            estimates = [model.marginal(c.columns) * model.total for c in allowed]
-            cells = np.array([np.prod([sizes[col] for col in c.columns]) for c in allowed], dtype=float)
-            pick = view.select_by_error([c.columns for c in allowed], estimates, epsilon,
+            fits = self._size_check(sizes, measurements, size_limit, size_cache)
+            estimates = [model.marginal(c.columns) * model.total for c in candidates]
+            cells = np.array([np.prod([sizes[col] for col in c.columns]) for c in candidates], dtype=float)
+            pick = view.select_by_error([c.columns for c in candidates], estimates, epsilon,
                                         penalties=math.sqrt(2 / math.pi) * sigma * cells,
-                                        weights=[c.weight for c in allowed], label="aim.select")
-            columns = allowed[pick].columns
+                                        weights=[c.weight for c in candidates],
+                                        feasible=lambda i: fits(candidates[i].columns), label="aim.select")
+            columns = candidates[pick].columns
             measurements.append(view.measure_marginal(columns, sigma, label="aim.measure"))
             before = estimates[pick]
             model = estimate_model(sizes, measurements, iters=self.round_iters, warm_start=model)
@@ -154,27 +155,26 @@ class AIM(MarginalGenerator):
                                       "compressed_columns": {c: g.n_merged for c, g in groups.items() if g.n_merged}})
         return self
 
-    def _within_size(self, sizes: dict[str, int], measurements: list[NoisyMarginal], candidates: list[Candidate],
-                     limit: float, cache: dict[tuple[tuple[Clique, ...], Clique], float]) -> list[Candidate]:
-        """Candidates whose measurement keeps the junction tree under ``limit`` MiB (never empty: a marginal
-        inside a clique already measured adds nothing to the tree). ``cache`` remembers triangulations: the
-        measured cliques often stay the same from one round to the next."""
+    @staticmethod
+    def _size_check(sizes: dict[str, int], measurements: list[NoisyMarginal], limit: float,
+                    cache: dict[tuple[tuple[Clique, ...], Clique], float]) -> Callable[[Clique], bool]:
+        """Whether measuring a marginal keeps the junction tree under ``limit`` MiB (always true for one inside
+        a clique already measured, so some candidate always fits). Public: it reads sizes and the cliques
+        measured so far. ``cache`` remembers triangulations, which often repeat from one round to the next."""
         measured = tuple(sorted(_maximal({m.columns for m in measurements})))
         current = model_size_mb(sizes, measured)
-        allowed = []
-        for c in candidates:
-            if any(set(c.columns) <= set(m) for m in measured):
-                size = current
-            elif np.prod([sizes[col] for col in c.columns]) * 8 / 2**20 > limit:
-                continue  # the candidate's own table is already too big
-            else:
-                key = (measured, c.columns)
-                if key not in cache:
-                    cache[key] = model_size_mb(sizes, [*measured, c.columns])
-                size = cache[key]
-            if size <= max(limit, current):
-                allowed.append(c)
-        return allowed
+
+        def fits(columns: Clique) -> bool:
+            if any(set(columns) <= set(m) for m in measured):
+                return True
+            if np.prod([sizes[col] for col in columns]) * 8 / 2**20 > limit:
+                return False  # the candidate's own table is already too big
+            key = (measured, columns)
+            if key not in cache:
+                cache[key] = model_size_mb(sizes, [*measured, columns])
+            return cache[key] <= max(limit, current)
+
+        return fits
 
     def sample(self, n: int, seed: int) -> pd.DataFrame:
         """Sample codes of the compressed domain, spread merged codes back over their members, decode."""
