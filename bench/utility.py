@@ -47,7 +47,7 @@ def _one(kind: str, epsilon: float | None, seed: int, save: str | None, params: 
     train, _ = check_table(read_raw(DATA / "adult_train.csv"), model.data, "adult_train.csv")
     test, _ = check_table(read_raw(DATA / "adult_test.csv"), model.data, "adult_test.csv")
     generator = make_generator(kind, params)
-    odometer = Odometer.for_epsilon(epsilon if epsilon is not None else 1.0, 1e-9)
+    odometer = Odometer.for_epsilon(epsilon if epsilon is not None else 1.0, 1e-9, accountant=generator.accountant)
     private = PrivateData(train, domain, odometer, seed=seed, allow_non_dp=not generator.is_dp)
     start = time.perf_counter()
     generator.fit(private)

@@ -141,18 +141,25 @@ def run(
     threat_model: Path = typer.Argument(..., help="Threat model YAML."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: output.directory)."),
     set_: list[str] = typer.Option([], "--set", help="Override a field for this run, e.g. privacy.epsilon=3."),
+    device: Optional[str] = typer.Option(None, "--device", help="cuda or cpu for neural generators (same as "
+                                         "--set compute.device=...); default: compute.device (auto)."),
+    ledger: Optional[Path] = typer.Option(None, "--ledger", help="Budget ledger file (default: "
+                                          "<output folder>/budget_ledger.sqlite)."),
 ) -> None:
     """Fit, attack, gate and (if every check passes) release a synthetic table.
 
-    Example: privsynth run threat_models/adult.yaml --out reports --set privacy.epsilon=3
+    Example: privsynth run threat_models/adult.yaml --out reports --set privacy.epsilon=3 --device cpu
     """
     from privsynth.pipeline import run as run_pipeline
     from privsynth.threat_model import load_threat_model
 
     command = "privsynth " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     with _errors():
-        loaded = load_threat_model(threat_model, tuple(set_))
-        result = run_pipeline(loaded, out=out_dir, reporter=_RichSteps(), command=command)
+        if device is not None and device not in ("cuda", "cpu"):
+            raise PrivsynthError(f"--device: {device!r} is not cuda or cpu")
+        overrides = (*set_, f"compute.device={device}") if device is not None else tuple(set_)
+        loaded = load_threat_model(threat_model, overrides)
+        result = run_pipeline(loaded, out=out_dir, reporter=_RichSteps(), command=command, ledger_path=ledger)
     for column, count in {**result.internal["clipped"], **result.internal["mapped_to_fallback"]}.items():
         console.print(f"[yellow]![/] {column}: {count} value(s) outside the public domain were clipped or mapped "
                       "(shown here only, not written to the release)")
@@ -228,6 +235,50 @@ def inspect(path: Path = typer.Argument(..., help="A run folder (or its manifest
     for name, entry in manifest["files"].items():
         table.add_row(f"file {name}", f"sha256 {entry['sha256'][:16]}… ({entry['bytes']} bytes)")
     out.print(table)
+
+
+budget_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                         help="The budget ledger: what every run has spent from each source.")
+app.add_typer(budget_app, name="budget")
+
+
+@budget_app.command("show")
+def budget_show(
+    source: Optional[str] = typer.Argument(None, help="A source file name or SHA-256 prefix (default: all)."),
+    ledger: Path = typer.Option(Path("reports") / "budget_ledger.sqlite", "--ledger",
+                                help="Budget ledger file (a run's default: <output folder>/budget_ledger.sqlite)."),
+) -> None:
+    """List each source's spent and remaining budget, then every run booked against it.
+
+    Example: privsynth budget show adult.csv --ledger reports/budget_ledger.sqlite
+    """
+    from privsynth.privacy.ledger import BudgetLedger
+
+    with _errors():
+        book = BudgetLedger(ledger)
+        budgets, spends = book.budgets(source), book.spends(source)
+    if not budgets:
+        out.print(f"no runs recorded in {ledger}" + (f" for source {source!r}" if source else ""))
+        return
+    totals = Table(title=f"budget ledger {ledger}", title_justify="left")
+    for column in ("source", "sha256", "runs", "epsilon spent", "delta spent", "total epsilon", "remaining"):
+        totals.add_column(column, justify="left" if column in ("source", "sha256") else "right")
+    for b in budgets:
+        totals.add_row(b.source_name, b.source_sha256[:12], str(b.runs), _eps(b.epsilon_spent), f"{b.delta_spent:.3g}",
+                       "uncapped" if b.total_epsilon is None else f"{b.total_epsilon:g}",
+                       "–" if b.remaining is None else _eps(b.remaining))
+    out.print(totals)
+    runs = Table(title="runs", title_justify="left")
+    for column in ("time (UTC)", "source", "release id", "mechanism", "epsilon", "delta", "status"):
+        runs.add_column(column, justify="right" if column in ("epsilon", "delta") else "left")
+    for e in spends:
+        runs.add_row(e.created_utc, e.source_name, e.release_id, e.mechanism, _eps(e.epsilon), f"{e.delta:.3g}",
+                     e.status if e.status == "spent" else "reserved (run did not finish)")
+    out.print(runs)
+
+
+def _eps(value: float) -> str:
+    return "∞ (non-DP)" if value == float("inf") else f"{value:.4f}"
 
 
 def main() -> None:

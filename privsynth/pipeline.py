@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -33,8 +34,9 @@ from privsynth.errors import DataError, PrivsynthError, ThreatModelError
 from privsynth.evaluation.marginals import marginal_tvd
 from privsynth.evaluation.ml import tstr_auc
 from privsynth.generators.base import Generator
-from privsynth.generators.registry import is_dp, make_generator
+from privsynth.generators.registry import check_device, is_dp, make_generator
 from privsynth.parallel import compute_client, machine_workers
+from privsynth.privacy.ledger import LEDGER_NAME, BudgetLedger
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import PrivateData
 from privsynth.release.bundle import write_run_folder
@@ -110,7 +112,10 @@ def preflight(model: ThreatModel) -> Generator:
                         "privacy.allow_non_dp: true to run it as a labelled non-DP baseline")
     if problems:
         raise ThreatModelError("threat model", problems)
-    return make_generator(model.generator.kind, model.generator.params)
+    check_device(model.compute.device)
+    generator = make_generator(model.generator.kind, model.generator.params)
+    generator.device = model.compute.device
+    return generator
 
 
 def read_inputs(loaded: LoadedThreatModel) -> Inputs:
@@ -167,11 +172,20 @@ class ShadowGenerator:
     domain: PublicDomain
     n_rows: int
 
+    device: str = "auto"
+
     def __call__(self, train: pd.DataFrame, seed: int) -> pd.DataFrame:
-        private = PrivateData(train, self.domain, Odometer.for_epsilon(self.epsilon, self.delta), seed=seed,
+        generator = make_generator(self.kind, self.params)
+        generator.device = self.device
+        private = PrivateData(train, self.domain, odometer_for(generator, self.epsilon, self.delta), seed=seed,
                               allow_non_dp=self.allow_non_dp)
-        generator = make_generator(self.kind, self.params).fit(private)
+        generator.fit(private)
         return self.domain.cast(generator.sample(self.n_rows, seed=seed))
+
+
+def odometer_for(generator: Generator, epsilon: float, delta: float) -> Odometer:
+    """The fit's odometer, keeping the books the way the generator composes: zCDP or an Opacus accountant."""
+    return Odometer.for_epsilon(epsilon, delta, accountant=generator.accountant)
 
 
 def shadow_targets(inputs: Inputs, model: ThreatModel) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[Any]]]:
@@ -223,7 +237,7 @@ def membership_attacks(inputs: Inputs, model: ThreatModel, data: AttackData, ref
     kind = model.generator.kind
     factory = ShadowGenerator(kind, dict(model.generator.params), model.privacy.epsilon,
                               model.privacy.delta, model.privacy.allow_non_dp, inputs.domain,
-                              spec.synthetic_rows or 5 * spec.train_size)
+                              spec.synthetic_rows or 5 * spec.train_size, model.compute.device)
     seed = model.attacks.seed
     settings = {"train_size": spec.train_size, "synthetic_rows": factory.n_rows,
                 "selection": "target_rows" if spec.target_rows else spec.selection}
@@ -237,6 +251,30 @@ def membership_attacks(inputs: Inputs, model: ThreatModel, data: AttackData, ref
     results += [shadow_result(runs, scores, described, seed, settings), empirical_epsilon(scores, model.privacy.delta)]
     positives["shadow_auc"] = shadow_result(copies, score_runs(copies, seed), described, seed, settings)
     return results, positives
+
+
+@contextlib.contextmanager
+def _ledger_entry(ledger: BudgetLedger, inputs: Inputs, model: ThreatModel, release_id: str,
+                  private: PrivateData) -> Iterator[None]:
+    """Reserve the run's epsilon before the fit and settle it with what the fit spent, even when the fit
+    fails (its charges were made before their queries ran, so they count). A blocked run still spent its
+    budget: the model was trained on the private rows whether or not its table is released."""
+    dp = is_dp(model.generator.kind)
+    entry = ledger.reserve(inputs.source_sha256, inputs.source_name, release_id, model.generator.kind,
+                           model.privacy.epsilon if dp else math.inf, model.privacy.delta if dp else 0.0,
+                           model.privacy.total_epsilon)
+
+    def spent() -> float:
+        if not dp:
+            return math.inf if private.non_dp_access else 0.0
+        return private.odometer.epsilon_spent if private.odometer.charges else 0.0
+
+    try:
+        yield
+    except BaseException:
+        ledger.settle(entry, spent(), model.privacy.delta if dp else 0.0, model.generator.kind)
+        raise
+    ledger.settle(entry, spent(), model.privacy.delta if dp else 0.0, model.generator.kind)
 
 
 def _run_name(model: ThreatModel) -> str:
@@ -257,8 +295,12 @@ def run(
     overrides: tuple[str, ...] = (),
     reporter: StepReporter | None = None,
     command: str | None = None,
+    ledger_path: str | Path | None = None,
 ) -> RunResult:
-    """Run the whole loop once. Raises PrivsynthError on bad input; a blocked run is a normal return."""
+    """Run the whole loop once. Raises PrivsynthError on bad input; a blocked run is a normal return.
+
+    The fit is booked in the budget ledger (``ledger_path``, default ``<output folder>/budget_ledger.sqlite``)
+    before it starts, and refused there when the source's ``privacy.total_epsilon`` would be exceeded."""
     loaded = threat_model if isinstance(threat_model, LoadedThreatModel) else load_threat_model(threat_model, overrides)
     model = loaded.model
     reporter = reporter or _Silent()
@@ -272,12 +314,15 @@ def run(
         timings[name] = time.perf_counter() - start
 
     generator = preflight(model)
+    out_dir = Path(out) if out is not None else Path(model.output.directory)
+    name = _free_name(out_dir, _run_name(model))
     with step("read"):
         inputs = read_inputs(loaded)
-    odometer = Odometer.for_epsilon(model.privacy.epsilon, model.privacy.delta)
+    odometer = odometer_for(generator, model.privacy.epsilon, model.privacy.delta)
     private = PrivateData(inputs.train, inputs.domain, odometer, seed=model.generator.seed,
                           allow_non_dp=model.privacy.allow_non_dp)
-    with step("fit"):
+    ledger = BudgetLedger(ledger_path if ledger_path is not None else out_dir / LEDGER_NAME)
+    with step("fit"), _ledger_entry(ledger, inputs, model, name, private):
         generator.fit(private, progress=reporter.progress)
     guarantee = generator.guarantee_
     if guarantee.dp and private.non_dp_access:
@@ -302,8 +347,6 @@ def run(
     attacks, utility, decision = decide(attacks, utility, model.gates, nulls, positives,
                                         claimed_epsilon=guarantee.epsilon if guarantee.dp else None)
 
-    out_dir = Path(out) if out is not None else Path(model.output.directory)
-    name = _free_name(out_dir, _run_name(model))
     release_dir = (out_dir / name).resolve() if decision.released else None
     manifest: dict[str, Any] = {}
     report: dict[str, Any] = {}

@@ -112,6 +112,16 @@ class PrivacySpec(_Strict):
     epsilon: float = Field(gt=0.0, le=100.0)
     delta: float = Field(default=1e-9, gt=0.0, lt=1.0)
     allow_non_dp: bool = Field(default=False, description="Permit generators without a DP guarantee.")
+    total_epsilon: float | None = Field(
+        default=None, gt=0.0, description="Budget for ALL runs from this source (keyed by the source file's "
+        "SHA-256 in the budget ledger): a run whose epsilon would bring the ledger's spend above it is refused "
+        "before training. null: runs are recorded in the ledger but not capped.")
+
+    @model_validator(mode="after")
+    def _run_within_total(self) -> "PrivacySpec":
+        if self.total_epsilon is not None and self.epsilon > self.total_epsilon:
+            raise ValueError(f"epsilon ({self.epsilon:g}) exceeds total_epsilon ({self.total_epsilon:g})")
+        return self
 
 
 class GeneratorSpec(_Strict):
@@ -156,12 +166,15 @@ class AttackSpec(_Strict):
 
 
 class ComputeSpec(_Strict):
-    """Where independent tasks (shadow fits) run."""
+    """Where independent tasks (shadow fits) and neural training run."""
 
     scheduler: str | None = Field(
         default=None, description="null: an embedded local dask cluster; 'tcp://host:port': an existing dask "
         "scheduler; 'synchronous': one after another in this process (debugging).")
     workers: int | None = Field(default=None, ge=1, description="Local cluster size; default one per core.")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="Where neural generators train: auto = a CUDA GPU when torch sees one, else "
+        "CPU; cuda without a GPU is an error. Changes speed, not the guarantee.")
 
     @field_validator("scheduler")
     @classmethod

@@ -19,7 +19,7 @@ def test_run_releases_and_load_verifies(tmp_path, write_threat_model):
     result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "RELEASED" in result.output and "membership_distance_auc" in result.output
-    (release,) = list((tmp_path / "out").iterdir())
+    (release,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]  # the budget ledger sits beside the runs
     frame = privsynth.load(release)
     assert len(frame) > 1000 and frame.attrs["privsynth"]["generator"]["kind"] == "mst"
     inspected = runner.invoke(app, ["inspect", str(release)])
@@ -32,7 +32,7 @@ def test_aim_run_shows_each_round_and_records_its_guarantee(tmp_path, write_thre
                                  "--set", "generator.params={max_rounds: 4, round_iters: 20, final_iters: 50}"])
     assert result.exit_code == 3, result.output  # blocked on purpose: the test is about the fit, not the gate
     assert "round 1: measured" in result.output and "rho left" in result.output
-    (run_dir,) = list((tmp_path / "out").iterdir())
+    (run_dir,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]  # the budget ledger sits beside the runs
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["generator"]["kind"] == "aim" and manifest["privacy"]["mechanism"].startswith("AIM")
     assert 1 <= manifest["privacy"]["details"]["rounds"] <= 4
@@ -44,7 +44,7 @@ def test_blocked_run_exits_3_and_leaves_no_table(tmp_path, write_threat_model):
                                  "--set", "gates.tvd_2way=0.001"])
     assert result.exit_code == 3, result.output
     assert "BLOCKED" in result.output and "tvd_2way" in result.output
-    (run_dir,) = list((tmp_path / "out").iterdir())
+    (run_dir,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]  # the budget ledger sits beside the runs
     assert sorted(p.name for p in run_dir.iterdir()) == ["manifest.json", "report.json"]
     report = json.loads((run_dir / "report.json").read_text())
     assert report["decision"] == "blocked" and report["release_dir"] is None
@@ -58,7 +58,7 @@ def test_non_dp_baseline_runs_with_consent_and_says_so(tmp_path, write_threat_mo
                                  "--set", "generator.params={}"])
     assert result.exit_code in (0, 3), result.output
     assert "NONE (non-DP baseline)" in result.output
-    (run_dir,) = list((tmp_path / "out").iterdir())
+    (run_dir,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]  # the budget ledger sits beside the runs
     report = json.loads((run_dir / "report.json").read_text())
     assert report["privacy"]["dp"] is False and report["privacy"]["epsilon"] is None
 

@@ -7,10 +7,14 @@ from the PUBLIC domain (not detected from the data), and nothing is pickled.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+from abc import abstractmethod
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
+import torch
 
 from privsynth.generators.base import Generator, Progress, check_params, silent
 from privsynth.privacy.private_data import PrivateData
@@ -21,18 +25,19 @@ from privsynth.threat_model import CategoricalColumn
 _TABLE = "table"
 
 
-class GaussianCopulaBaseline(Generator):
-    kind = "gaussian-copula"
+class _SDVBaseline(Generator):
+    """What the three SDV baselines share: consent through the escape hatch, public metadata, seeding of the
+    global RNGs SDV draws from (numpy, random, torch), output mapped back into the public domain."""
+
     is_dp = False
+    label = "abstract"
 
-    def __init__(self, default_distribution: str = "beta") -> None:
-        super().__init__(**check_params(self.kind, {"default_distribution": default_distribution},
-                                        {"default_distribution": str}))
-        self.default_distribution = default_distribution
+    @abstractmethod
+    def _synthesizer(self, metadata):  # noqa: ANN001, ANN202 (an SDV object; sdv is imported lazily)
+        """The unfitted SDV synthesizer for ``metadata``."""
 
-    def fit(self, private: PrivateData, progress: Progress = silent) -> "GaussianCopulaBaseline":
+    def fit(self, private: PrivateData, progress: Progress = silent) -> "_SDVBaseline":
         from sdv.metadata import Metadata
-        from sdv.single_table import GaussianCopulaSynthesizer
 
         logging.getLogger("sdv").setLevel(logging.WARNING)
         logging.getLogger("SingleTableSynthesizer").setLevel(logging.WARNING)
@@ -40,23 +45,84 @@ class GaussianCopulaBaseline(Generator):
         frame = _to_sdv_frame(private.raw_frame_for_non_dp_baseline(), private.domain)
         self.default_rows_ = len(frame)  # non-DP: the true row count, like everything else it reads
         metadata = Metadata.load_from_dict(_metadata_dict(private.domain), _TABLE)
-        self.model_ = GaussianCopulaSynthesizer(metadata, default_distribution=self.default_distribution)
-        with numpy_global_seed(0):
+        progress(f"fitting SDV {self.label} (non-DP baseline) on {len(frame)} raw rows")
+        self.model_ = self._synthesizer(metadata)
+        with _all_global_seeds(0):
             self.model_.fit({_TABLE: frame})
         return self
 
     def sample(self, n: int, seed: int) -> pd.DataFrame:
         self._require_fitted("model_")
-        with numpy_global_seed(seed):
+        with _all_global_seeds(seed):
             self.model_.reset_sampling()
             frame = self.model_.sample(n)[_TABLE]
         return _from_sdv_frame(frame, self.domain_)
 
     @property
     def guarantee_(self) -> Guarantee:
-        return Guarantee(dp=False, mechanism="SDV GaussianCopulaSynthesizer (non-DP baseline)", epsilon=None,
+        return Guarantee(dp=False, mechanism=f"SDV {self.label} (non-DP baseline)", epsilon=None,
                          delta=None, accounting="none: no formal privacy guarantee; it reads raw rows "
                          "(including min/max and category frequencies)")
+
+
+class GaussianCopulaBaseline(_SDVBaseline):
+    kind = "gaussian-copula"
+    label = "GaussianCopulaSynthesizer"
+
+    def __init__(self, default_distribution: str = "beta") -> None:
+        super().__init__(**check_params(self.kind, {"default_distribution": default_distribution},
+                                        {"default_distribution": str}))
+        self.default_distribution = default_distribution
+
+    def _synthesizer(self, metadata):  # noqa: ANN001, ANN202
+        from sdv.single_table import GaussianCopulaSynthesizer
+
+        return GaussianCopulaSynthesizer(metadata, default_distribution=self.default_distribution)
+
+
+class CTGANBaseline(_SDVBaseline):
+    """SDV's CTGAN as shipped (no DP): mode-specific normalisation and conditional sampling fitted on the raw
+    rows. Compare with dp-ctgan to see what DP costs."""
+
+    kind = "ctgan"
+    label = "CTGANSynthesizer"
+
+    def __init__(self, epochs: int = 100, batch_size: int = 500) -> None:
+        super().__init__(**check_params(self.kind, {"epochs": epochs, "batch_size": batch_size},
+                                        {"epochs": int, "batch_size": int}))
+        self.epochs, self.batch_size = epochs, batch_size
+
+    def _synthesizer(self, metadata):  # noqa: ANN001, ANN202
+        from sdv.single_table import CTGANSynthesizer
+
+        return CTGANSynthesizer(metadata, epochs=self.epochs, batch_size=self.batch_size,
+                                enable_gpu=self.device != "cpu")
+
+
+class TVAEBaseline(_SDVBaseline):
+    """SDV's TVAE as shipped (no DP). Compare with dp-tvae."""
+
+    kind = "tvae"
+    label = "TVAESynthesizer"
+
+    def __init__(self, epochs: int = 100, batch_size: int = 500) -> None:
+        super().__init__(**check_params(self.kind, {"epochs": epochs, "batch_size": batch_size},
+                                        {"epochs": int, "batch_size": int}))
+        self.epochs, self.batch_size = epochs, batch_size
+
+    def _synthesizer(self, metadata):  # noqa: ANN001, ANN202
+        from sdv.single_table import TVAESynthesizer
+
+        return TVAESynthesizer(metadata, epochs=self.epochs, batch_size=self.batch_size,
+                               enable_gpu=self.device != "cpu")
+
+
+@contextlib.contextmanager
+def _all_global_seeds(seed: int) -> Iterator[None]:
+    """SDV's neural models draw from torch's global RNG too; seed it for the call and restore it after."""
+    with numpy_global_seed(seed), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def _metadata_dict(domain) -> dict:

@@ -30,6 +30,12 @@ class Generator(ABC):
     #: True if the generator gives a formal DP guarantee; False marks a labelled non-DP baseline
     is_dp: bool = True
     kind: str = "abstract"
+    #: how the fit's odometer composes charges: "zcdp" (marginal mechanisms) or an Opacus accountant ("rdp",
+    #: "prv"); the pipeline builds the odometer from it before fit
+    accountant: str = "zcdp"
+    #: where a neural generator trains ("auto", "cpu", "cuda"); set by the pipeline from compute.device. It
+    #: changes neither what may be learnt nor the guarantee
+    device: str = "auto"
     #: rows to sample when the threat model does not say; set by fit (a DP generator estimates it privately)
     default_rows_: int
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from privsynth.errors import PrivsynthError
-from privsynth.generators._sdv_baseline import GaussianCopulaBaseline
+from privsynth.generators._sdv_baseline import CTGANBaseline, GaussianCopulaBaseline, TVAEBaseline
 from privsynth.generators.base import Generator
+from privsynth.generators.dpsgd._torch import resolve_device
+from privsynth.generators.dpsgd.ctgan import DPCTGAN
+from privsynth.generators.dpsgd.tvae import DPTVAE
 from privsynth.generators.marginal.aim import AIM
 from privsynth.generators.marginal.mst import MST
 
@@ -13,6 +16,10 @@ GENERATORS: dict[str, type[Generator]] = {
     AIM.kind: AIM,
     MST.kind: MST,
     GaussianCopulaBaseline.kind: GaussianCopulaBaseline,
+    DPTVAE.kind: DPTVAE,
+    DPCTGAN.kind: DPCTGAN,
+    CTGANBaseline.kind: CTGANBaseline,
+    TVAEBaseline.kind: TVAEBaseline,
 }
 
 
@@ -29,3 +36,8 @@ def is_dp(kind: str) -> bool:
     if kind not in GENERATORS:
         raise PrivsynthError(f"generator.kind: unknown generator {kind!r} (choose one of {sorted(GENERATORS)})")
     return GENERATORS[kind].is_dp
+
+
+def check_device(device: str) -> str:
+    """``compute.device`` checked before any data is read: cuda without a visible GPU is an error."""
+    return str(resolve_device(device))

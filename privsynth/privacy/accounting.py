@@ -11,6 +11,7 @@ Neighbouring tables differ by adding or removing one row (the unit of privacy), 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from scipy.optimize import minimize_scalar
 
@@ -93,3 +94,28 @@ def exponential_epsilon(rho: float) -> float:
     if rho <= 0:
         raise ValueError("rho must be positive")
     return math.sqrt(8.0 * rho)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """``steps`` compositions of a Poisson-subsampled Gaussian, the unit RDP and PRV accountants compose.
+
+    ``noise_multiplier`` is the noise standard deviation over the L2 sensitivity (the clip norm in DP-SGD);
+    a sample rate of 1 is the plain Gaussian mechanism."""
+
+    noise_multiplier: float
+    sample_rate: float
+    steps: int
+
+    def as_opacus(self) -> tuple[float, float, int]:
+        return (float(self.noise_multiplier), float(self.sample_rate), int(self.steps))
+
+
+def gaussian_entry(rho: float) -> HistoryEntry:
+    """The history entry with the same Renyi-DP curve as a rho-zCDP charge: a Gaussian with noise multiplier
+    sqrt(1 / (2 rho)) has RDP alpha * rho at every order alpha, which is exactly rho-zCDP. For a Gaussian
+    charge this IS the mechanism (valid for any accountant); for an exponential-mechanism charge it is only
+    an RDP upper bound, so it may be composed by the RDP accountant but not by PRV."""
+    if rho <= 0:
+        raise ValueError("rho must be positive")
+    return HistoryEntry(math.sqrt(1.0 / (2.0 * rho)), 1.0, 1)

@@ -1,7 +1,8 @@
 """PrivateData: the only door from a generator to the private training rows.
 
 A generator is handed this object, never the DataFrame. Each method answers one privatised query and charges
-the odometer before computing it. A DP reviewer audits this file (and accounting.py, odometer.py) instead of
+the odometer before computing it. Neural generators get the rows only through ``dpsgd_training``: one-hot
+features from the public layout, inside an Opacus DP-SGD session whose every step is paid for in advance. A DP reviewer audits this file (and accounting.py, odometer.py) instead of
 every generator. The one exception, ``raw_frame_for_non_dp_baseline``, is loudly named, refuses unless the
 threat model sets ``allow_non_dp: true``, and marks the run as carrying no formal guarantee.
 
@@ -17,9 +18,13 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+import torch
+
 from privsynth.data.domain import ColumnCoder, PublicDomain
+from privsynth.data.encoding import OneHotLayout
 from privsynth.errors import PrivsynthError
-from privsynth.privacy.accounting import exponential_rho, gaussian_rho
+from privsynth.privacy.accounting import HistoryEntry, exponential_rho, gaussian_rho
+from privsynth.privacy.dpsgd import DPSGDSession, attach_dpsgd, calibrate_noise, steps_per_epoch
 from privsynth.privacy.odometer import Odometer
 
 
@@ -83,6 +88,12 @@ class PrivateData:
             view._sizes[name] = int(mapping.max()) + 1
         return view
 
+    def one_hot_layout(self, numeric_bins: int | None = None) -> tuple[OneHotLayout, dict[str, ColumnCoder]]:
+        """The feature layout ``dpsgd_training`` uses, and its coders: public, from the domain alone.
+        ``numeric_bins`` None keeps the default coders (small integer ranges exact, 32 bins plus zero)."""
+        coders = self.domain.coders(bins=numeric_bins, zero_bin=numeric_bins is None)
+        return OneHotLayout.from_coders(coders), coders
+
     # ------------------------------------------------------------------ privatised queries
     def measure_marginal(self, columns: Sequence[str], sigma: float, label: str = "marginal") -> NoisyMarginal:
         """Counts of every cell of the marginal over ``columns`` plus N(0, sigma^2) noise per cell."""
@@ -133,6 +144,55 @@ class PrivateData:
             if feasible is None or feasible(int(index)):
                 return int(index)
         raise ValueError("no candidate is feasible: feasible() must accept at least one")
+
+    def measure_count(self, sigma: float, label: str = "count") -> float:
+        """The number of training rows plus N(0, sigma^2) (sensitivity 1)."""
+        self.odometer.charge(label, "gaussian", gaussian_rho(sigma), sigma=sigma)
+        return float(len(self._codes) + self._rng.normal(0.0, sigma))
+
+    def dpsgd_training(
+        self,
+        module: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        *,
+        sample_rate: float,
+        epochs: int,
+        max_grad_norm: float,
+        expected_batch_size: int,
+        numeric_bins: int | None = None,
+        label: str = "dpsgd",
+    ) -> DPSGDSession:
+        """The training rows, one-hot encoded by ``one_hot_layout(numeric_bins)``, handed out only inside a
+        DP-SGD session: a Poisson loader at ``sample_rate`` and Opacus-wrapped module and optimizer.
+
+        The noise multiplier is calibrated so that this phase's ``epochs * int(1 / sample_rate)`` steps,
+        composed with everything charged before, spend at most the odometer's epsilon budget; the whole
+        phase is charged before the loader exists. ``sample_rate`` and ``expected_batch_size`` must not come
+        from the true row count (derive them from ``measure_count``): both end up in the manifest."""
+        if self.odometer.accountant == "zcdp" or self.odometer.epsilon_budget is None:
+            raise PrivsynthError(f"{label}: DP-SGD needs an rdp or prv accountant (generator.params.accountant)")
+        if not 0 < sample_rate <= 1 or epochs < 1 or max_grad_norm <= 0 or expected_batch_size < 1:
+            raise PrivsynthError(f"{label}: need 0 < sample rate <= 1, epochs >= 1, max_grad_norm > 0 and "
+                                 f"a batch size >= 1 (got {sample_rate}, {epochs}, {max_grad_norm}, "
+                                 f"{expected_batch_size}); check generator.params")
+        steps = epochs * steps_per_epoch(sample_rate)
+        prior = self.odometer.history
+        sigma = calibrate_noise(prior, sample_rate, steps, self.odometer.epsilon_budget,
+                                self.odometer.delta, self.odometer.accountant)  # type: ignore[arg-type]
+        self.odometer.charge_dpsgd(label, HistoryEntry(sigma, sample_rate, steps), noise_multiplier=sigma,
+                                   sample_rate=sample_rate, steps=steps, max_grad_norm=max_grad_norm)
+        layout, coders = self.one_hot_layout(numeric_bins)
+        codes = self._codes if numeric_bins is None else \
+            np.stack([coders[n].encode(self._train[n]) for n in self.domain.names], axis=1)
+        features = torch.from_numpy(layout.one_hot(codes))
+        return attach_dpsgd(module, optimizer, features, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
+                            sample_rate=sample_rate, epochs=epochs, expected_batch_size=expected_batch_size,
+                            seed=int(self._rng.integers(2**62)), prior=prior, delta=self.odometer.delta,
+                            accountant=self.odometer.accountant)  # type: ignore[arg-type]
+
+    def fork_seed(self) -> int:
+        """A seed for a generator's own data-independent randomness (weight initialisation, latent draws)."""
+        return int(self._rng.integers(2**62))
 
     # ------------------------------------------------------------------ escape hatch, non-DP only
     def raw_frame_for_non_dp_baseline(self) -> pd.DataFrame:

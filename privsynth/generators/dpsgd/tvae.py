@@ -1,0 +1,123 @@
+"""dp-tvae: a tabular VAE (after Xu et al., "Modeling Tabular Data using Conditional GAN", NeurIPS 2019)
+trained end to end with DP-SGD.
+
+1. Buy a noisy row count (Gaussian, ``count_sigma``): it sets the sample rate (batch_size / count) and the
+   number of rows to sample, so neither reveals the true count.
+2. Train encoder and decoder with DP-SGD on the public one-hot encoding (PrivateData.dpsgd_training): the
+   noise multiplier is calibrated so that count + every step stays within the target epsilon.
+3. Sample: latent draws through the decoder, one category per column block. Post-processing.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from privsynth.data.encoding import OneHotLayout
+from privsynth.generators.base import Generator, Progress, check_params, silent
+from privsynth.generators.dpsgd._torch import check_accountant, dpsgd_guarantee, resolve_device, sample_codes
+from privsynth.privacy.private_data import PrivateData
+from privsynth.results import Guarantee
+
+
+class _VAE(nn.Module):
+    def __init__(self, width: int, hidden: int, latent: int) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.mu = nn.Linear(hidden, latent)
+        self.logvar = nn.Linear(hidden, latent)
+        self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, width))
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h = self.encoder(x)
+        mu, logvar = self.mu(h), self.logvar(h).clamp(-10, 10)
+        return self.decoder(mu + noise * torch.exp(0.5 * logvar)), mu, logvar
+
+
+def per_row_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                 layout: OneHotLayout, reconstruction_weight: float) -> torch.Tensor:
+    """Weighted negative ELBO of each row: cross-entropy per column block (times ``reconstruction_weight``,
+    TVAE's loss factor, against posterior collapse) plus the KL term. A function of one row at a time, as
+    per-row clipping requires."""
+    reconstruction = torch.zeros(len(x), device=x.device)
+    for name in layout.names:
+        block = layout.block(name)
+        reconstruction = reconstruction + F.cross_entropy(logits[:, block], x[:, block].argmax(dim=1),
+                                                          reduction="none")
+    return reconstruction_weight * reconstruction - 0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)
+
+
+class DPTVAE(Generator):
+    kind = "dp-tvae"
+    is_dp = True
+
+    # defaults measured on Adult (README): with DP-SGD's few, noisy steps a learning rate of 2e-3 left the
+    # model at the one-way marginals (TSTR AUC 0.53 at epsilon 1); 1e-2 learns the structure
+    def __init__(self, epochs: int = 10, batch_size: int = 500, latent_dim: int = 32, hidden: int = 128,
+                 learning_rate: float = 1e-2, max_grad_norm: float = 1.0, accountant: str = "rdp",
+                 count_sigma: float = 100.0, reconstruction_weight: float = 2.0,
+                 numeric_bins: int | None = None) -> None:
+        given = {"epochs": epochs, "batch_size": batch_size, "latent_dim": latent_dim, "hidden": hidden,
+                 "learning_rate": learning_rate, "max_grad_norm": max_grad_norm, "accountant": accountant,
+                 "count_sigma": count_sigma, "reconstruction_weight": reconstruction_weight}
+        allowed = {"epochs": int, "batch_size": int, "latent_dim": int, "hidden": int, "learning_rate": float,
+                   "max_grad_norm": float, "accountant": str, "count_sigma": float, "reconstruction_weight": float}
+        if numeric_bins is not None:
+            given["numeric_bins"], allowed["numeric_bins"] = numeric_bins, int
+        super().__init__(**check_params(self.kind, given, allowed))
+        self.epochs, self.batch_size, self.latent_dim, self.hidden = epochs, batch_size, latent_dim, hidden
+        self.learning_rate, self.max_grad_norm, self.count_sigma = learning_rate, max_grad_norm, count_sigma
+        self.numeric_bins, self.reconstruction_weight = numeric_bins, reconstruction_weight
+        self.accountant = check_accountant(self.kind, accountant)
+
+    def fit(self, private: PrivateData, progress: Progress = silent) -> "DPTVAE":
+        device = resolve_device(self.device)
+        rows = max(private.measure_count(self.count_sigma, label="dp-tvae.count"), float(self.batch_size))
+        layout, self.coders_ = private.one_hot_layout(self.numeric_bins)
+        seed = private.fork_seed()
+        torch_rng = torch.Generator(device=device).manual_seed(seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            vae = _VAE(layout.width, self.hidden, self.latent_dim).to(device)
+        optimizer = torch.optim.Adam(vae.parameters(), lr=self.learning_rate)
+        session = private.dpsgd_training(vae, optimizer, sample_rate=min(1.0, self.batch_size / rows),
+                                         epochs=self.epochs, max_grad_norm=self.max_grad_norm,
+                                         expected_batch_size=self.batch_size, numeric_bins=self.numeric_bins,
+                                         label="dp-tvae.dpsgd")
+        for epoch in range(session.epochs):
+            total, batches = 0.0, 0
+            for (batch,) in session.loader:
+                x = batch.to(device)
+                noise = torch.randn(len(x), self.latent_dim, generator=torch_rng, device=device)
+                logits, mu, logvar = session.module(x, noise)
+                row_losses = per_row_loss(logits, x, mu, logvar, layout, self.reconstruction_weight)
+                session.optimizer.zero_grad(set_to_none=True)
+                session.backward(row_losses)
+                session.step()
+                total, batches = total + float(row_losses.detach().mean()) if len(x) else total, batches + 1
+            progress(f"epoch {epoch + 1}/{session.epochs}: loss {total / max(batches, 1):.3f}, "
+                     f"epsilon spent {session.epsilon_spent():.3f}")
+        self.decoder_ = session.finish().decoder.cpu().eval()
+        self.layout_, self.domain_ = layout, private.domain
+        self.default_rows_ = int(round(rows))
+        self.guarantee = dpsgd_guarantee(
+            "DP-TVAE: VAE trained with DP-SGD (Opacus: Poisson sampling, per-row clipping, Gaussian noise) on a "
+            "one-hot encoding built from the public domain", private.odometer, session,
+            count_sigma=self.count_sigma, expected_batch_size=self.batch_size, device=str(device))
+        return self
+
+    def sample(self, n: int, seed: int) -> pd.DataFrame:
+        self._require_fitted("decoder_")
+        rng = np.random.default_rng([seed, 0x7FAE])
+        torch_rng = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        with torch.no_grad():
+            logits = self.decoder_(torch.randn(n, self.latent_dim, generator=torch_rng))
+        return self.domain_.decode(sample_codes(logits, self.layout_, rng), self.coders_, rng)
+
+    @property
+    def guarantee_(self) -> Guarantee:
+        self._require_fitted("guarantee")
+        return self.guarantee
