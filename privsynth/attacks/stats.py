@@ -59,3 +59,13 @@ def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     low = 0.0 if successes == 0 else float(beta.ppf(tail, successes, n - successes + 1))
     high = 1.0 if successes == n else float(beta.ppf(1.0 - tail, successes + 1, n - successes))
     return low, high
+
+
+def roc_points(positives: np.ndarray, negatives: np.ndarray, max_points: int = 60) -> dict[str, list[float]]:
+    """The ROC curve of scores (higher = "member"), thinned to at most ``max_points`` thresholds for a plot.
+    Only rates leave this function, never a score of a single record."""
+    scores = np.concatenate([np.asarray(positives, float), np.asarray(negatives, float)])
+    thresholds = np.unique(np.quantile(scores, np.linspace(0.0, 1.0, max_points)))[::-1]
+    fpr = [0.0] + [float(np.mean(negatives >= t)) for t in thresholds] + [1.0]
+    tpr = [0.0] + [float(np.mean(positives >= t)) for t in thresholds] + [1.0]
+    return {"fpr": fpr, "tpr": tpr}

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from privsynth.attacks.base import AttackData
-from privsynth.attacks.stats import auc_with_delong_ci
+from privsynth.attacks.stats import auc_with_delong_ci, roc_points
 from privsynth.results import AttackResult
 
 MAX_DENSITY_ROWS = 10_000
@@ -67,4 +67,5 @@ def density_membership(data: AttackData, synthetic: pd.DataFrame, reference: pd.
     return AttackResult(
         name="membership_density_auc", estimate=auc, ci=ci, n=len(members) + len(control), baseline=0.5,
         details={"bandwidth": bandwidth, "synthetic_rows_used": len(syn), "reference_rows": len(ref),
-                 "score": "log synthetic density - log reference density (Gaussian kernels, public encoding)"})
+                 "score": "log synthetic density - log reference density (Gaussian kernels, public encoding)",
+                 "roc": roc_points(score_members, score_control)})

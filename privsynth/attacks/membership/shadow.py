@@ -21,7 +21,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GroupKFold
 
 from privsynth.attacks.membership.features import TargetView, target_features
-from privsynth.attacks.stats import auc_with_delong_ci, clopper_pearson, mann_whitney_auc
+from privsynth.attacks.stats import auc_with_delong_ci, clopper_pearson, mann_whitney_auc, roc_points
 from privsynth.data.domain import PublicDomain
 from privsynth.parallel import FailedAttempt, Progress, map_tasks
 from privsynth.results import AttackResult
@@ -213,7 +213,7 @@ def shadow_result(runs: ShadowRuns, scores: ShadowScores, target_rows: Mapping[s
     pooled, pooled_ci = auc_with_delong_ci(values[labels], values[~labels])
     return AttackResult(
         name="shadow_auc", estimate=estimate, ci=ci, n=int(labels.size), baseline=0.5,
-        details={"pooled_auc": pooled, "pooled_auc_ci": list(pooled_ci),
+        details={"pooled_auc": pooled, "pooled_auc_ci": list(pooled_ci), "roc": roc_points(values[labels], values[~labels]),
                  "tpr_at_fpr_0.1": tpr_at_fpr(scores, 0.1), "tpr_at_fpr_0.01": tpr_at_fpr(scores, 0.01),
                  "targets": per_target_details(scores, target_rows),
                  "runs": int(runs.membership.shape[0]), "held_out_runs": int(scores.test_labels.shape[0]),
