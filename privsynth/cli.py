@@ -167,7 +167,7 @@ def run(
     if result.decision.released:
         out.print(f"[bold green]RELEASED[/] {result.release_dir}", soft_wrap=True)
         return
-    out.print(f"[bold red]BLOCKED[/] no synthetic table was written; reasons in {result.run_dir / 'report.json'}",
+    out.print(f"[bold red]BLOCKED[/] no synthetic table was written; reasons in {result.run_dir / 'report.html'}",
               soft_wrap=True)
     for failure in result.decision.failures:
         out.print(f"  - {failure.check}: {failure.reason}", soft_wrap=True)
@@ -235,6 +235,42 @@ def inspect(path: Path = typer.Argument(..., help="A run folder (or its manifest
     for name, entry in manifest["files"].items():
         table.add_row(f"file {name}", f"sha256 {entry['sha256'][:16]}… ({entry['bytes']} bytes)")
     out.print(table)
+
+
+@app.command()
+def sweep(
+    threat_model: Path = typer.Argument(..., help="Threat model YAML."),
+    epsilons: str = typer.Option("0.3,1,3,10", "--epsilons", help="Budgets to try, comma-separated."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: output.directory)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a field for every point, e.g. attacks.shadow.shadow_runs=20."),
+    ledger: Optional[Path] = typer.Option(None, "--ledger", help="Budget ledger file (default: "
+                                          "<output folder>/budget_ledger.sqlite)."),
+) -> None:
+    """Run the loop at several budgets without releasing and draw the privacy-utility curve
+    (sweep.png, sweep.html). Every point is booked in the budget ledger.
+
+    Example: privsynth sweep threat_models/adult.yaml --epsilons 0.3,1,3,10
+    """
+    from privsynth.sweep import parse_epsilons
+    from privsynth.sweep import sweep as run_sweep
+
+    command = "privsynth " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    with _errors():
+        values = parse_epsilons(epsilons)
+        result = run_sweep(threat_model, values, out=out_dir, overrides=tuple(set_), reporter=_RichSteps(),
+                           command=command, ledger_path=ledger)
+    table = Table(title=f"sweep {result.folder.name}", title_justify="left")
+    for column in ("epsilon", "gate", "tvd_2way", "tstr_auc_gap", "worst attack (estimate / threshold)"):
+        table.add_column(column, justify="left" if column in ("gate", "worst attack (estimate / threshold)") else "right")
+    for point in result.points:
+        judged = [a for a in point["attacks"] if a["threshold"]]
+        worst = max(judged, key=lambda a: a["estimate"] / a["threshold"]) if judged else None
+        table.add_row(f"{point['epsilon']:g}", point["decision"],
+                      _fmt(point["utility"].get("tvd_2way", {}).get("value")),
+                      _fmt(point["utility"].get("tstr_auc_gap", {}).get("value")),
+                      "–" if worst is None else f"{worst['name']} {worst['estimate']:.3f} / {worst['threshold']:g}")
+    out.print(table)
+    out.print(f"curve: {result.folder / 'sweep.png'}; report: {result.folder / 'sweep.html'}", soft_wrap=True)
 
 
 budget_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,

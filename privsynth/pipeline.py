@@ -31,6 +31,7 @@ from privsynth.data.fingerprint import sha256_file
 from privsynth.data.io import DomainReport, check_table, read_raw
 from privsynth.data.split import split_positions
 from privsynth.errors import DataError, PrivsynthError, ThreatModelError
+from privsynth.evaluation.comparison import association_matrices, marginal_shares
 from privsynth.evaluation.marginals import marginal_tvd
 from privsynth.evaluation.ml import tstr_auc
 from privsynth.generators.base import Generator
@@ -43,6 +44,7 @@ from privsynth.release.bundle import write_run_folder
 from privsynth.release.gate import decide
 from privsynth.release.load import TABLE_NAME
 from privsynth.release.manifest import MANIFEST_NAME, MANIFEST_VERSION, file_entries, package_versions
+from privsynth.report.html import HTML_REPORT_NAME, render_html
 from privsynth.report.json_report import REPORT_NAME, build_report
 from privsynth.results import AttackResult, Decision, Guarantee, UtilityResult
 from privsynth.threat_model import BUNDLED_PREFIX, LoadedThreatModel, ThreatModel, load_threat_model
@@ -289,39 +291,60 @@ def _free_name(out_dir: Path, name: str) -> str:
     return candidate
 
 
-def run(
-    threat_model: LoadedThreatModel | str | Path,
-    out: str | Path | None = None,
-    overrides: tuple[str, ...] = (),
-    reporter: StepReporter | None = None,
-    command: str | None = None,
-    ledger_path: str | Path | None = None,
-) -> RunResult:
-    """Run the whole loop once. Raises PrivsynthError on bad input; a blocked run is a normal return.
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything one pass of the loop produced before anything is written: the fitted generator's guarantee,
+    the candidate table (in memory only), every judged result and the gate's decision."""
 
-    The fit is booked in the budget ledger (``ledger_path``, default ``<output folder>/budget_ledger.sqlite``)
-    before it starts, and refused there when the source's ``privacy.total_epsilon`` would be exceeded."""
-    loaded = threat_model if isinstance(threat_model, LoadedThreatModel) else load_threat_model(threat_model, overrides)
+    loaded: LoadedThreatModel
+    name: str
+    inputs: Inputs
+    guarantee: Guarantee
+    odometer: Odometer
+    candidate: pd.DataFrame
+    n_rows: int
+    attacks: list[AttackResult]
+    utility: list[UtilityResult]
+    decision: Decision
+    comparison: dict[str, Any]
+    ledger: dict[str, Any] | None
+    timings: dict[str, float]
+
+
+def report_columns(model: ThreatModel, limit: int = 8) -> list[str]:
+    """The columns the report plots: what the threat model says matters (target, secrets, quasi-identifiers)."""
+    named = [model.data.target, *model.attacker.secret_columns, *model.attacker.known_columns]
+    kept = model.kept_columns
+    return list(dict.fromkeys(c for c in named if c and c in kept))[:limit] or list(kept)[:limit]
+
+
+def evaluate(
+    loaded: LoadedThreatModel,
+    name: str,
+    ledger: BudgetLedger,
+    reporter: StepReporter | None = None,
+    inputs: Inputs | None = None,
+) -> Evaluation:
+    """One pass of the loop without writing anything: fit (booked in ``ledger`` under ``name``), sample,
+    attack, measure, judge. ``run`` writes its outcome; ``privsynth sweep`` compares several."""
     model = loaded.model
     reporter = reporter or _Silent()
     timings: dict[str, float] = {}
 
     @contextlib.contextmanager
-    def step(name: str) -> Iterator[None]:
+    def step(label: str) -> Iterator[None]:
         start = time.perf_counter()
-        with reporter.step(name):
+        with reporter.step(label):
             yield
-        timings[name] = time.perf_counter() - start
+        timings[label] = time.perf_counter() - start
 
     generator = preflight(model)
-    out_dir = Path(out) if out is not None else Path(model.output.directory)
-    name = _free_name(out_dir, _run_name(model))
-    with step("read"):
-        inputs = read_inputs(loaded)
+    if inputs is None:
+        with step("read"):
+            inputs = read_inputs(loaded)
     odometer = odometer_for(generator, model.privacy.epsilon, model.privacy.delta)
     private = PrivateData(inputs.train, inputs.domain, odometer, seed=model.generator.seed,
                           allow_non_dp=model.privacy.allow_non_dp)
-    ledger = BudgetLedger(ledger_path if ledger_path is not None else out_dir / LEDGER_NAME)
     with step("fit"), _ledger_entry(ledger, inputs, model, name, private):
         generator.fit(private, progress=reporter.progress)
     guarantee = generator.guarantee_
@@ -344,9 +367,44 @@ def run(
         utility = marginal_tvd(inputs.holdout, candidate, inputs.domain, seed=model.attacks.seed)
         utility += tstr_auc(inputs.train, candidate, inputs.holdout, inputs.domain, model.data.target,
                             seed=model.attacks.seed)
+        comparison = {"marginals": marginal_shares(inputs.holdout, candidate, inputs.domain, report_columns(model)),
+                      "associations": association_matrices(inputs.holdout, candidate, inputs.domain)}
     attacks, utility, decision = decide(attacks, utility, model.gates, nulls, positives,
                                         claimed_epsilon=guarantee.epsilon if guarantee.dp else None)
+    return Evaluation(loaded, name, inputs, guarantee, odometer, candidate, n_rows, attacks, utility, decision,
+                      comparison, _ledger_standing(ledger, inputs.source_sha256), timings)
 
+
+def _ledger_standing(ledger: BudgetLedger, source_sha256: str) -> dict[str, Any] | None:
+    """The source's budget after this run, for the report: spent, declared total, remaining, runs."""
+    standing = ledger.budgets(source_sha256)
+    if not standing:
+        return None
+    b = standing[0]
+    return {"ledger": str(ledger.path), "runs": b.runs, "epsilon_spent": b.epsilon_spent,
+            "total_epsilon": b.total_epsilon, "remaining": b.remaining}
+
+
+def run(
+    threat_model: LoadedThreatModel | str | Path,
+    out: str | Path | None = None,
+    overrides: tuple[str, ...] = (),
+    reporter: StepReporter | None = None,
+    command: str | None = None,
+    ledger_path: str | Path | None = None,
+) -> RunResult:
+    """Run the whole loop once. Raises PrivsynthError on bad input; a blocked run is a normal return.
+
+    The fit is booked in the budget ledger (``ledger_path``, default ``<output folder>/budget_ledger.sqlite``)
+    before it starts, and refused there when the source's ``privacy.total_epsilon`` would be exceeded."""
+    loaded = threat_model if isinstance(threat_model, LoadedThreatModel) else load_threat_model(threat_model, overrides)
+    model = loaded.model
+    preflight(model)
+    out_dir = Path(out) if out is not None else Path(model.output.directory)
+    name = _free_name(out_dir, _run_name(model))
+    ledger = BudgetLedger(ledger_path if ledger_path is not None else out_dir / LEDGER_NAME)
+    ev = evaluate(loaded, name, ledger, reporter)
+    timings, decision, candidate = dict(ev.timings), ev.decision, ev.candidate
     release_dir = (out_dir / name).resolve() if decision.released else None
     manifest: dict[str, Any] = {}
     report: dict[str, Any] = {}
@@ -364,21 +422,25 @@ def run(
     def finish(folder: Path) -> dict[str, Callable[[Path], None]]:
         report.update(build_report(
             run_name=name, release_dir=None if release_dir is None else str(release_dir), decision=decision,
-            guarantee=guarantee, attacks=attacks, utility=utility, timings=timings,
-            threat_model_name=model.name, generator_kind=model.generator.kind, overrides=loaded.overrides))
-        report["privacy"]["epsilon_budget"] = model.privacy.epsilon
+            guarantee=ev.guarantee, attacks=ev.attacks, utility=ev.utility, timings=timings,
+            threat_model_name=model.name, generator_kind=model.generator.kind, overrides=loaded.overrides,
+            epsilon_budget=model.privacy.epsilon, ledger=ev.ledger, comparison=ev.comparison))
         (folder / REPORT_NAME).write_text(json.dumps(report, indent=2, default=_json_default))
-        manifest.update(_manifest(name, loaded, inputs, guarantee, odometer, attacks, utility, decision,
-                                  n_rows, command, file_entries(folder, [*table_writers, REPORT_NAME])))
+        manifest.update(_manifest(name, loaded, ev.inputs, ev.guarantee, ev.odometer, ev.attacks, ev.utility,
+                                  decision, ev.n_rows, command, file_entries(folder, [*table_writers, REPORT_NAME])))
+        (folder / HTML_REPORT_NAME).write_text(render_html(report, manifest), encoding="utf-8")
+        manifest["files"].update(file_entries(folder, [HTML_REPORT_NAME]))
         return {MANIFEST_NAME: lambda path: path.write_text(json.dumps(manifest, indent=2, default=_json_default))}
 
-    with step("write"):
+    start = time.perf_counter()
+    with (reporter or _Silent()).step("write"):
         run_dir = write_run_folder(out_dir, name, table_writers, after_files=finish)
+    timings["write"] = time.perf_counter() - start
     report["timings"] = {k: round(v, 3) for k, v in timings.items()}
-    internal = {"clipped": dict(inputs.domain_report.clipped),
-                "mapped_to_fallback": dict(inputs.domain_report.mapped_to_fallback)}
-    return RunResult(decision, run_dir, run_dir if decision.released else None, report, manifest, attacks,
-                     utility, guarantee, internal)
+    internal = {"clipped": dict(ev.inputs.domain_report.clipped),
+                "mapped_to_fallback": dict(ev.inputs.domain_report.mapped_to_fallback)}
+    return RunResult(decision, run_dir, run_dir if decision.released else None, report, manifest, ev.attacks,
+                     ev.utility, ev.guarantee, internal)
 
 
 def _manifest(name: str, loaded: LoadedThreatModel, inputs: Inputs, guarantee: Guarantee, odometer: Odometer,

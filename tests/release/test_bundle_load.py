@@ -63,4 +63,4 @@ def test_load_gives_public_dtypes_and_provenance(released_run, adult_model):
     assert frame["age"].dtype == "int64"
     manifest = frame.attrs["privsynth"]
     assert manifest["privacy"]["dp"] is True and manifest["privacy"]["epsilon"] <= manifest["privacy"]["epsilon_budget"]
-    assert set(manifest["files"]) == {"synthetic.parquet", "report.json"}
+    assert set(manifest["files"]) == {"synthetic.parquet", "report.json", "report.html"}

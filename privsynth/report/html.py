@@ -1,0 +1,125 @@
+"""report.html: the compliance reviewer's report, one self-contained file (inline CSS, PNGs as data URIs, no
+script, no network), rendered with jinja2 from report.json's data and the manifest only.
+
+It reads top to bottom as a reviewer decides: the decision and the failed gates, the threat model in plain
+words, the DP guarantee and the budget left, every attack against its threshold, membership inference (ROC
+curves, shadow targets by row number, distance to closest record), utility, and provenance with the command
+that reproduces the run. Everything in it is an aggregate; see evaluation/comparison.py for the small-cell
+rule of the marginal plots.
+"""
+from __future__ import annotations
+
+import base64
+import shlex
+from typing import Any, Mapping
+
+import jinja2
+
+from privsynth.evaluation.comparison import MIN_CELL
+from privsynth.report import plots
+
+HTML_REPORT_NAME = "report.html"
+
+ATTACK_MEANINGS = {
+    "singling_out_univariate": "share of one-attribute predicates, built from the synthetic table, that isolate exactly one real person (anonymeter)",
+    "singling_out_multivariate": "same with predicates over several attributes (anonymeter)",
+    "linkability": "linking a person's two halves of known attributes through the synthetic table (anonymeter)",
+    "attribute_inference": "inferring a secret attribute from the known ones with the synthetic table (anonymeter, worst secret)",
+    "membership_distance_auc": "AUC of telling training rows from unseen rows by their distance to the closest synthetic row",
+    "dcr_closer_to_train": "share of synthetic rows closer to a training row than to a holdout row (0.5 = no preference)",
+    "membership_density_auc": "AUC of the density-ratio attack (DOMIAS): synthetic density over population density",
+    "shadow_auc": "AUC of the shadow-model attack on the most vulnerable records (the attacker knows the generator)",
+    "empirical_epsilon": "lower bound on the epsilon actually spent, from the shadow attack's errors (must not exceed the claim)",
+    "exact_copies": "excess share of synthetic rows identical to a training row",
+}
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return "∞" if value == float("inf") else f"{value:.3f}"
+    return str(value)
+
+
+def _verdict(passed: bool | None) -> str:
+    return "info" if passed is None else "pass" if passed else "FAIL"
+
+
+def _verdict_class(passed: bool | None) -> str:
+    return "info" if passed is None else "pass" if passed else "fail"
+
+
+def _b64(png: bytes) -> str:
+    return base64.b64encode(png).decode("ascii")
+
+
+def reproduce_command(manifest: Mapping[str, Any]) -> str:
+    """The command line that reran this run: the recorded one, or one rebuilt from the threat model's file
+    name and its overrides when the run came from Python."""
+    if manifest.get("command"):
+        return str(manifest["command"])
+    parts = ["privsynth", "run", f"threat_models/{manifest['threat_model']['file']}"]
+    for override in manifest["threat_model"].get("overrides", []):
+        parts += ["--set", override]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _sure_text(report: Mapping[str, Any]) -> str:
+    attacks = report["attacks"]
+    blind = [a["name"] for a in attacks if (a.get("positive_control") or {}).get("estimate") is not None
+             and a.get("passed") is False and "positive control" in _reason(report, a["name"])]
+    widest = max(attacks, key=lambda a: a["ci"][1] - a["ci"][0]) if attacks else None
+    text = (f"{len(attacks)} attacks, each with a 95% interval; the gate judges the upper end of the interval, so "
+            "a small sample cannot pass by luck.")
+    if widest is not None:
+        text += (f" The widest interval is {widest['name']}'s [{_fmt(widest['ci'][0])}, {_fmt(widest['ci'][1])}].")
+    if blind:
+        text += f" Attacks that missed their positive control (blind, so not evidence): {', '.join(blind)}."
+    return text
+
+
+def _reason(report: Mapping[str, Any], check: str) -> str:
+    return " ".join(f["reason"] for f in report["failed_checks"] if f["check"] == check)
+
+
+def _ledger_text(ledger: Mapping[str, Any] | None) -> str:
+    if not ledger:
+        return ""
+    total = ledger.get("total_epsilon")
+    spent = f"{ledger['epsilon_spent']:.3f}" if ledger["epsilon_spent"] != float("inf") else "∞ (a non-DP run)"
+    if total is None:
+        return f"{spent} spent over {ledger['runs']} run(s); no total budget declared (privacy.total_epsilon)"
+    remaining = ledger.get("remaining")
+    return (f"{spent} spent of a total of {total:g} over {ledger['runs']} run(s); "
+            f"{_fmt(remaining)} left")
+
+
+def render_html(report: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
+    """The report as one HTML string. ``report`` is report.json's content, ``manifest`` manifest.json's."""
+    attacks = report["attacks"]
+    images: dict[str, str] = {"attacks": _b64(plots.attack_chart(attacks))}
+    curves = {a["name"]: a["roc"] for a in attacks if a.get("roc")}
+    if curves:
+        images["roc"] = _b64(plots.roc_chart(curves))
+    dcr = next((a["histogram"] for a in attacks if a.get("histogram")), None)
+    if dcr:
+        images["dcr"] = _b64(plots.dcr_chart(dcr))
+    comparison = report.get("comparison") or {}
+    if comparison.get("marginals"):
+        images["marginals"] = _b64(plots.marginals_chart(comparison["marginals"]))
+    if comparison.get("associations"):
+        images["associations"] = _b64(plots.association_chart(comparison["associations"]))
+    shadow = next((a.get("shadow") for a in attacks if a["name"] == "shadow_auc"), None)
+    guarantee_details = [(k, v) for k, v in (manifest["privacy"].get("details") or {}).items()
+                         if isinstance(v, (int, float, str, bool))]
+    environment = jinja2.Environment(loader=jinja2.PackageLoader("privsynth.report", "templates"),
+                                     autoescape=True, undefined=jinja2.StrictUndefined)
+    template = environment.get_template("report.html.j2")
+    ledger = report["privacy"].get("ledger")
+    return template.render(
+        r=report, m=manifest, p=report["privacy"], tm=manifest["threat_model"]["document"], img=images,
+        shadow=shadow, ledger=ledger, ledger_text=_ledger_text(ledger), guarantee_details=guarantee_details,
+        sure_text=_sure_text(report), command=reproduce_command(manifest), min_cell=MIN_CELL,
+        table_files=[name for name in manifest["files"] if name.startswith("synthetic")],
+        fmt=_fmt, verdict=_verdict, verdict_class=_verdict_class, explain=lambda n: ATTACK_MEANINGS.get(n.split(":")[0], ""))

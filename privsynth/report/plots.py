@@ -1,0 +1,166 @@
+"""The report's figures, drawn with matplotlib from report data (aggregates only) and returned as PNG bytes,
+so the HTML can embed them and stay one self-contained file."""
+from __future__ import annotations
+
+import io
+import math
+from typing import Any, Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: reports are written by servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+PASS, FAIL, INFO, THRESHOLD, SYN, REAL = "#1a7f37", "#cf222e", "#57606a", "#cf222e", "#0969da", "#8c959f"
+
+
+def _png(fig: plt.Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _colour(passed: bool | None) -> str:
+    return INFO if passed is None else PASS if passed else FAIL
+
+
+def attack_chart(attacks: Sequence[Mapping[str, Any]]) -> bytes:
+    """Every attack on one chart: estimate (dot), 95% interval (bar), blind baseline (grey tick) and release
+    threshold (red tick). Risks and AUCs share the [0, 1] axis; the epsilon audit has its own panel below."""
+    risks = [a for a in attacks if a["name"] != "empirical_epsilon"]
+    audit = [a for a in attacks if a["name"] == "empirical_epsilon"]
+    heights = [max(len(risks), 1) * 0.42 + 0.6] + ([1.0] if audit else [])
+    fig, axes = plt.subplots(len(heights), 1, figsize=(8.2, sum(heights) + 0.4),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+
+    def draw(ax: plt.Axes, rows: Sequence[Mapping[str, Any]], xmax: float) -> None:
+        for y, a in enumerate(rows):
+            colour = _colour(a["passed"])
+            low, high = a["ci"]
+            ax.plot([low, high], [y, y], color=colour, lw=3, alpha=0.55, solid_capstyle="butt")
+            ax.plot([a["estimate"]], [y], "o", color=colour, ms=7)
+            if a.get("baseline") is not None:
+                ax.plot([a["baseline"]] * 2, [y - 0.3, y + 0.3], color=INFO, lw=1.5)
+            if a.get("threshold") is not None:
+                ax.plot([a["threshold"]] * 2, [y - 0.38, y + 0.38], color=THRESHOLD, lw=2, ls="--")
+        ax.set_yticks(range(len(rows)), [a["name"] for a in rows])
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_xlim(min(0.0, *[a["ci"][0] for a in rows]) - 0.02, xmax)
+        ax.grid(axis="x", alpha=0.3)
+
+    draw(axes[0][0], risks, 1.02)
+    axes[0][0].set_xlabel("risk or AUC (dot: estimate, bar: 95% CI, grey: blind baseline, red dashes: threshold)")
+    if audit:
+        a = audit[0]
+        claimed = a.get("threshold") or 1.0
+        draw(axes[1][0], audit, max(2.0 * claimed, a["estimate"] * 1.2, 0.5))
+        axes[1][0].set_xlabel("epsilon: 95% lower bound from the shadow attack; red dashes: the claimed epsilon")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def roc_chart(curves: Mapping[str, Mapping[str, Sequence[float]]]) -> bytes:
+    """ROC curves of the membership attacks against the candidate table (diagonal: a blind attacker)."""
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    ax.plot([0, 1], [0, 1], color=INFO, lw=1, ls=":", label="blind attacker")
+    for name, curve in curves.items():
+        ax.plot(curve["fpr"], curve["tpr"], lw=2, label=f"{name} (AUC {curve['auc']:.3f})")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def dcr_chart(histogram: Mapping[str, Sequence[float]]) -> bytes:
+    """Distance from each synthetic row to its closest training row and to its closest holdout row (same-size
+    sets): if the generator copies, the training curve piles up at zero."""
+    edges = np.asarray(histogram["edges"], float)
+    centres, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    ax.bar(centres - widths / 4, histogram["train"], widths / 2, color=FAIL, alpha=0.7,
+           label="synthetic → closest training row")
+    ax.bar(centres + widths / 4, histogram["holdout"], widths / 2, color=SYN, alpha=0.7,
+           label="synthetic → closest holdout row")
+    ax.set_xlabel("distance in the public-domain encoding")
+    ax.set_ylabel("synthetic rows")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def marginals_chart(marginals: Mapping[str, Mapping[str, Any]]) -> bytes:
+    """Real (holdout) against synthetic shares, one panel per column, small cells merged."""
+    columns = list(marginals)
+    ncols = 2
+    nrows = math.ceil(len(columns) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(11, 3.3 * nrows), squeeze=False)
+    for ax, column in zip(axes.flat, columns):
+        entry = marginals[column]
+        x = np.arange(len(entry["labels"]))
+        ax.bar(x - 0.2, entry["real"], 0.4, color=REAL, label="real (holdout)")
+        ax.bar(x + 0.2, entry["synthetic"], 0.4, color=SYN, label="synthetic")
+        ax.set_xticks(x, entry["labels"], rotation=60, ha="right", fontsize=7)
+        ax.set_title(f"{column}  (TVD {entry['tvd']:.3f})", fontsize=10)
+        ax.set_ylabel("share", fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in list(axes.flat)[len(columns):]:
+        ax.axis("off")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def association_chart(associations: Mapping[str, Any]) -> bytes:
+    """Heatmap of synthetic minus real Cramér's V: red where the synthetic table invents dependence, blue
+    where it loses it."""
+    names = associations["columns"]
+    diff = np.asarray(associations["synthetic"]) - np.asarray(associations["real"])
+    limit = max(0.05, float(np.abs(diff).max()))
+    fig, ax = plt.subplots(figsize=(7.2, 6.2))
+    image = ax.imshow(diff, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="Cramér's V: synthetic − real")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def sweep_chart(points: Sequence[Mapping[str, Any]]) -> bytes:
+    """The privacy-utility curve: utility (top) and every attack's risk with its interval (bottom) against
+    epsilon, on a log axis, with each attack's threshold."""
+    eps = [p["epsilon"] for p in points]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.5, 8.4), sharex=True)
+    utility_names = sorted({name for p in points for name in p["utility"]})
+    for name in utility_names:
+        values = [p["utility"].get(name, {}).get("value") for p in points]
+        top.plot(eps, [np.nan if v is None else v for v in values], "o-", label=name)
+    top.set_ylabel("utility (TVD: lower is better; AUC gap: lower is better)")
+    top.legend(fontsize=8)
+    top.grid(alpha=0.3)
+    attack_names = [a["name"] for a in points[0]["attacks"] if a["name"] != "empirical_epsilon"]
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, name in enumerate(attack_names):
+        rows = [next((a for a in p["attacks"] if a["name"] == name), None) for p in points]
+        est = [np.nan if r is None else r["estimate"] for r in rows]
+        low = [np.nan if r is None else r["ci"][0] for r in rows]
+        high = [np.nan if r is None else r["ci"][1] for r in rows]
+        colour = cycle[k % len(cycle)]
+        bottom.plot(eps, est, "o-", color=colour, label=name)
+        bottom.fill_between(eps, low, high, color=colour, alpha=0.12)
+        threshold = rows[0]["threshold"] if rows[0] is not None else None
+        if threshold is not None:
+            bottom.axhline(threshold, color=colour, lw=0.8, ls="--")
+    bottom.set_xscale("log")
+    bottom.set_xlabel("epsilon (log scale)")
+    bottom.set_ylabel("attack risk or AUC (band: 95% CI; dashes: threshold)")
+    bottom.legend(fontsize=7, ncol=2)
+    bottom.grid(alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)

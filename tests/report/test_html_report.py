@@ -1,0 +1,98 @@
+"""report.html: self-contained, complete for a reviewer, and free of source records."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from privsynth.release.load import verify
+from privsynth.report.html import HTML_REPORT_NAME, render_html
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SECTIONS = ("decision", "summary", "threat-model", "guarantee", "attacks", "membership", "utility", "provenance")
+
+
+def _visible_text(html: str) -> str:
+    """The HTML without its embedded images (a base64 payload can contain any digit run by chance)."""
+    return re.sub(r'src="data:image/png;base64,[^"]*"', 'src=""', html)
+
+
+def test_released_report_is_self_contained_and_hashed(released_run):
+    html = (released_run / HTML_REPORT_NAME).read_text(encoding="utf-8")
+    for section in SECTIONS:
+        assert f'id="{section}"' in html, section
+    assert "<script" not in html.lower()
+    assert not re.search(r'(src|href)="(?!data:)[^"#]', html), "every resource must be embedded"
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    # attack chart, ROC curves, DCR histogram, marginals, association heatmap
+    assert len(images) == 5
+    assert all(base64.b64decode(payload).startswith(PNG_MAGIC) for payload in images)
+    manifest = json.loads((released_run / "manifest.json").read_text())
+    assert HTML_REPORT_NAME in manifest["files"]
+    verify(released_run)  # report.html is hashed like every other file
+    assert "RELEASED" in html and manifest["threat_model"]["sha256"] in html
+    assert "privsynth run" in html  # the command that reproduces the run
+
+
+def test_blocked_report_puts_failed_gates_first(blocked_run):
+    html = (blocked_run / HTML_REPORT_NAME).read_text(encoding="utf-8")
+    report = json.loads((blocked_run / "report.json").read_text())
+    assert "BLOCKED" in html
+    failed = html.index('id="failed"')
+    assert failed < html.index('id="threat-model"') < html.index('id="attacks"')
+    for failure in report["failed_checks"]:
+        assert failure["check"] in html[failed:html.index('id="summary"')]
+    assert "--set gates.tvd_2way=0.001" in html  # the override that blocked it, in the reproduce command
+
+
+def test_report_answers_the_reviewers_questions(released_run):
+    """Released or not, why, under what budget and threat, how sure: each from the report text alone."""
+    html = _visible_text((released_run / HTML_REPORT_NAME).read_text(encoding="utf-8"))
+    report = json.loads((released_run / "report.json").read_text())
+    assert f"epsilon {report['privacy']['epsilon']:.3f} spent of 10.000" in html
+    assert "left" in html  # the ledger's remaining budget (the fixture's runs share one ledger)
+    for column in ("age", "sex", "race", "native_country", "marital_status", "income"):
+        assert column in html
+    for attack in report["attacks"]:
+        assert attack["name"] in html
+        assert f"[{attack['ci'][0]:.3f}, {attack['ci'][1]:.3f}]" in html  # every interval is printed
+
+
+def test_no_source_record_appears(released_run, small_adult_csv):
+    """Neither the HTML nor report.json carries a source record, a singling-out predicate or a nearest
+    neighbour: fnlwgt is nearly unique per person, so any leaked row would carry its value."""
+    source = pd.read_csv(small_adult_csv)
+    html = _visible_text((released_run / HTML_REPORT_NAME).read_text(encoding="utf-8"))
+    report_text = (released_run / "report.json").read_text()
+    numbers = set(re.findall(r"(?<![\d.])\d{5,7}(?![\d.])", html + report_text))
+    leaked = numbers & {str(v) for v in source["fnlwgt"]}
+    assert not leaked, f"fnlwgt values of source rows in the report: {sorted(leaked)[:5]}"
+    for marker in ("==", "!=", "' & "):
+        assert marker not in html, marker  # anonymeter's predicates look like "age == 37 & sex == 'Male'"
+    rows = source.astype(str).agg(", ".join, axis=1)
+    assert not any(row in html for row in rows)
+    for attack in json.loads(report_text)["attacks"]:
+        if "histogram" in attack:
+            assert set(attack["histogram"]) == {"edges", "train", "holdout"}  # counts, never which row
+
+
+def test_small_cells_are_suppressed(released_run):
+    report = json.loads((released_run / "report.json").read_text())
+    marginals = report["comparison"]["marginals"]
+    assert "native_country" in marginals
+    # 600 holdout rows: most of the 41 countries have fewer than 10 people and are merged into one bar
+    country = marginals["native_country"]
+    assert country["suppressed_cells"] > 20 and country["labels"][-1] == "other (small cells)"
+    assert sum(country["real"]) == pytest.approx(1.0) and sum(country["synthetic"]) == pytest.approx(1.0)
+
+
+def test_render_from_the_json_alone(released_run):
+    """The HTML is a pure function of report.json and manifest.json (a reviewer can re-render it)."""
+    report = json.loads((released_run / "report.json").read_text())
+    manifest = json.loads((released_run / "manifest.json").read_text())
+    html = render_html(report, manifest)
+    assert html.count("data:image/png;base64,") == 5
