@@ -1,0 +1,157 @@
+"""``privsynth sweep``: the loop at several budgets, nothing released, to draw the privacy-utility curve.
+
+A steward picks epsilon by looking at utility and every attack's risk side by side. Each point is a full
+pass of the pipeline (fit, attacks, utility, gate) whose candidate table is dropped; the sweep folder holds
+sweep.json, sweep.png and sweep.html only. Looking at results computed from the private table is itself a
+use of it, so every point is booked in the budget ledger like a run: a sweep over 0.3, 1, 3 and 10 spends
+14.3 from the source's total, and it is refused up front when that does not fit.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import jinja2
+
+from privsynth.errors import BudgetExceeded, PrivsynthError
+from privsynth.pipeline import StepReporter, evaluate, preflight, read_inputs
+from privsynth.privacy.ledger import LEDGER_NAME, BudgetLedger
+from privsynth.release.bundle import write_run_folder
+from privsynth.report.html import reproduce_command
+from privsynth.report.plots import sweep_chart
+from privsynth.threat_model import LoadedThreatModel, load_threat_model
+
+SWEEP_JSON, SWEEP_PNG, SWEEP_HTML = "sweep.json", "sweep.png", "sweep.html"
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    folder: Path
+    points: list[dict[str, Any]]
+
+
+def parse_epsilons(text: str) -> list[float]:
+    """``"0.3,1,3,10"`` -> [0.3, 1.0, 3.0, 10.0], sorted, each positive and finite."""
+    try:
+        values = sorted({float(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise PrivsynthError(f"--epsilons {text!r}: give positive numbers separated by commas, e.g. 0.3,1,3,10") \
+            from None
+    if not values or any(not math.isfinite(v) or v <= 0 for v in values):
+        raise PrivsynthError(f"--epsilons {text!r}: give positive numbers separated by commas, e.g. 0.3,1,3,10")
+    return values
+
+
+def _point(epsilon: float, ev: Any) -> dict[str, Any]:
+    return {
+        "epsilon": epsilon,
+        "epsilon_spent": ev.guarantee.epsilon,
+        "decision": ev.decision.label,
+        "failed_checks": [{"check": f.check, "reason": f.reason} for f in ev.decision.failures],
+        "attacks": [{"name": a.name, "estimate": a.estimate, "ci": list(a.ci), "threshold": a.threshold,
+                     "passed": a.passed} for a in ev.attacks],
+        "utility": {u.name: {"value": u.value, "ci": None if u.ci is None else list(u.ci), "threshold": u.threshold,
+                             "passed": u.passed} for u in ev.utility},
+        "timings": {k: round(v, 2) for k, v in ev.timings.items()},
+    }
+
+
+def sweep(
+    threat_model: str | Path,
+    epsilons: Sequence[float],
+    out: str | Path | None = None,
+    overrides: tuple[str, ...] = (),
+    reporter: StepReporter | None = None,
+    command: str | None = None,
+    ledger_path: str | Path | None = None,
+) -> SweepResult:
+    loaded = load_threat_model(threat_model, overrides)
+    model = loaded.model
+    preflight(model)
+    out_dir = Path(out) if out is not None else Path(model.output.directory)
+    name = f"{model.name}-sweep-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
+    ledger = BudgetLedger(ledger_path if ledger_path is not None else out_dir / LEDGER_NAME)
+    inputs = read_inputs(loaded)
+    _check_budget(ledger, inputs.source_sha256, inputs.source_name, sum(epsilons), model.privacy.total_epsilon)
+    points = []
+    for epsilon in epsilons:
+        if reporter is not None:
+            reporter.progress(f"epsilon {epsilon:g}")
+        point_model = load_threat_model(threat_model, (*overrides, f"privacy.epsilon={epsilon}"))
+        ev = evaluate(point_model, f"{name}-eps{epsilon:g}", ledger, reporter, inputs=inputs)
+        points.append(_point(epsilon, ev))
+    document = {"sweep": name, "threat_model": model.name, "generator": model.generator.kind,
+                "epsilons": list(epsilons), "points": points, "command": command or _command(loaded, epsilons),
+                "ledger": str(ledger.path), "epsilon_booked": sum(epsilons)}
+    png = sweep_chart(points)
+    folder = write_run_folder(out_dir, name, {
+        SWEEP_JSON: lambda p: p.write_text(json.dumps(document, indent=2)),
+        SWEEP_PNG: lambda p: p.write_bytes(png),
+        SWEEP_HTML: lambda p: p.write_text(_render(document, png), encoding="utf-8"),
+    })
+    return SweepResult(folder, points)
+
+
+def _check_budget(ledger: BudgetLedger, sha: str, source: str, wanted: float, total: float | None) -> None:
+    if total is None:
+        return
+    spent = sum(b.epsilon_spent for b in ledger.budgets(sha))
+    if spent + wanted > total * (1 + 1e-9):
+        raise BudgetExceeded(f"source {source}: the sweep books epsilon {wanted:g} (the sum of its points) but only "
+                             f"{max(0.0, total - spent):.4g} of privacy.total_epsilon {total:g} is left (ledger "
+                             f"{ledger.path}); sweep fewer or smaller epsilons, or sweep on a public proxy table")
+
+
+def _command(loaded: LoadedThreatModel, epsilons: Sequence[float]) -> str:
+    base = reproduce_command({"threat_model": {"file": loaded.path.name, "overrides": list(loaded.overrides)}})
+    return base.replace("privsynth run", "privsynth sweep", 1) + " --epsilons " + ",".join(f"{e:g}" for e in epsilons)
+
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<title>privsynth sweep: {{ d.sweep }}</title>
+<style>body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1080px;margin:2em auto;padding:0 1.2em;color:#1f2328}
+table{border-collapse:collapse;font-size:.92em}th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:right}
+th{background:#f6f8fa}td.l,th.l{text-align:left}.released{color:#1a7f37;font-weight:600}.blocked{color:#cf222e;font-weight:600}
+img{max-width:100%;border:1px solid #d0d7de}pre{background:#f6f8fa;padding:.8em;white-space:pre-wrap}</style></head>
+<body><h1>Privacy-utility sweep: {{ d.threat_model }} ({{ d.generator }})</h1>
+<p>The whole loop ran once per epsilon; nothing was released. Every point was booked in the budget ledger
+(<code>{{ d.ledger }}</code>): this sweep spent epsilon {{ "%g" | format(d.epsilon_booked) }} of the source's budget.
+Choose the smallest epsilon whose utility you can use and whose every attack stays below its threshold, then
+run <code>privsynth run</code> at that epsilon.</p>
+<img alt="privacy-utility curve" src="data:image/png;base64,{{ png }}">
+<h2>Per epsilon</h2>
+<table><tr><th class="l">epsilon</th><th class="l">gate</th>{% for u in utility_names %}<th>{{ u }}</th>{% endfor %}
+{% for a in attack_names %}<th>{{ a }}</th>{% endfor %}<th>fit s</th><th>total s</th></tr>
+{% for p in d.points %}<tr><td class="l">{{ "%g" | format(p.epsilon) }}</td>
+<td class="l {{ p.decision }}">{{ p.decision }}{% if p.failed_checks %} ({{ p.failed_checks | map(attribute="check") | join(", ") }}){% endif %}</td>
+{% for u in utility_names %}<td>{{ fmt(p.utility[u].value) }}</td>{% endfor %}
+{% for a in attack_names %}{% set r = find(p, a) %}<td>{{ fmt(r.estimate) }} [{{ fmt(r.ci[0]) }}, {{ fmt(r.ci[1]) }}]</td>{% endfor %}
+<td>{{ "%.0f" | format(p.timings.fit) }}</td><td>{{ "%.0f" | format(total(p)) }}</td></tr>{% endfor %}
+</table>
+<p>Reproduce:</p><pre>{{ d.command }}</pre>
+</body></html>
+"""
+
+
+def _render(document: dict[str, Any], png: bytes) -> str:
+    points = document["points"]
+    utility_names = list(points[0]["utility"])
+    attack_names = [a["name"] for a in points[0]["attacks"]]
+
+    def find(point: dict[str, Any], attack: str) -> dict[str, Any]:
+        return next(a for a in point["attacks"] if a["name"] == attack)
+
+    def fmt(value: Any) -> str:
+        return "–" if value is None else f"{value:.3f}"
+
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return environment.from_string(_TEMPLATE).render(
+        d=document, png=base64.b64encode(png).decode("ascii"), utility_names=utility_names,
+        attack_names=attack_names, find=find, fmt=fmt, total=lambda p: sum(p["timings"].values()))
