@@ -38,6 +38,7 @@ from privsynth.generators.base import Generator
 from privsynth.generators.registry import check_device, is_dp, make_generator
 from privsynth.parallel import compute_client, machine_workers
 from privsynth.privacy.ledger import LEDGER_NAME, BudgetLedger
+from privsynth.privacy.noise_key import NOISE_KEY_NAME, key_commitment, load_or_create_noise_key
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import PrivateData
 from privsynth.release.bundle import write_run_folder
@@ -309,6 +310,8 @@ class Evaluation:
     comparison: dict[str, Any]
     ledger: dict[str, Any] | None
     timings: dict[str, float]
+    #: SHA-256 of the steward's secret noise key (the key itself never leaves the output folder's top level)
+    noise_key_sha256: str
 
 
 def report_columns(model: ThreatModel, limit: int = 8) -> list[str]:
@@ -324,9 +327,11 @@ def evaluate(
     ledger: BudgetLedger,
     reporter: StepReporter | None = None,
     inputs: Inputs | None = None,
+    noise_key: bytes | None = None,
 ) -> Evaluation:
     """One pass of the loop without writing anything: fit (booked in ``ledger`` under ``name``), sample,
-    attack, measure, judge. ``run`` writes its outcome; ``privsynth sweep`` compares several."""
+    attack, measure, judge. ``run`` writes its outcome; ``privsynth sweep`` compares several. The fit's noise
+    is keyed by ``noise_key`` (default: the key beside the ledger, see privacy/noise_key.py)."""
     model = loaded.model
     reporter = reporter or _Silent()
     timings: dict[str, float] = {}
@@ -343,8 +348,10 @@ def evaluate(
         with step("read"):
             inputs = read_inputs(loaded)
     odometer = odometer_for(generator, model.privacy.epsilon, model.privacy.delta)
+    if noise_key is None:
+        noise_key = load_or_create_noise_key(ledger.path.parent / NOISE_KEY_NAME)
     private = PrivateData(inputs.train, inputs.domain, odometer, seed=model.generator.seed,
-                          allow_non_dp=model.privacy.allow_non_dp)
+                          allow_non_dp=model.privacy.allow_non_dp, noise_key=noise_key)
     with step("fit"), _ledger_entry(ledger, inputs, model, name, private):
         generator.fit(private, progress=reporter.progress)
     guarantee = generator.guarantee_
@@ -372,7 +379,7 @@ def evaluate(
     attacks, utility, decision = decide(attacks, utility, model.gates, nulls, positives,
                                         claimed_epsilon=guarantee.epsilon if guarantee.dp else None)
     return Evaluation(loaded, name, inputs, guarantee, odometer, candidate, n_rows, attacks, utility, decision,
-                      comparison, _ledger_standing(ledger, inputs.source_sha256), timings)
+                      comparison, _ledger_standing(ledger, inputs.source_sha256), timings, key_commitment(noise_key))
 
 
 def _ledger_standing(ledger: BudgetLedger, source_sha256: str) -> dict[str, Any] | None:
@@ -428,6 +435,7 @@ def run(
         (folder / REPORT_NAME).write_text(json.dumps(report, indent=2, default=_json_default))
         manifest.update(_manifest(name, loaded, ev.inputs, ev.guarantee, ev.odometer, ev.attacks, ev.utility,
                                   decision, ev.n_rows, command, file_entries(folder, [*table_writers, REPORT_NAME])))
+        manifest["privacy"]["noise_key_sha256"] = ev.noise_key_sha256
         (folder / HTML_REPORT_NAME).write_text(render_html(report, manifest), encoding="utf-8")
         manifest["files"].update(file_entries(folder, [HTML_REPORT_NAME]))
         return {MANIFEST_NAME: lambda path: path.write_text(json.dumps(manifest, indent=2, default=_json_default))}

@@ -26,6 +26,7 @@ from privsynth.errors import PrivsynthError
 from privsynth.privacy.accounting import HistoryEntry, exponential_rho, gaussian_rho
 from privsynth.privacy.dpsgd import DPSGDSession, attach_dpsgd, calibrate_noise, steps_per_epoch
 from privsynth.privacy.odometer import Odometer
+from privsynth.privacy.noise_key import key_entropy
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,16 @@ class PrivateData:
         odometer: Odometer,
         seed: int,
         allow_non_dp: bool = False,
+        noise_key: bytes | None = None,
     ) -> None:
+        """``noise_key``: the steward's secret (privacy/noise_key.py), mixed into the noise source so that the
+        published seed alone does not reproduce the noise. Shadow fits, which simulate an attacker, omit it."""
         self._train = train
         self._codes, self._coders = domain.encode(train)
         self.domain = domain
         self.odometer = odometer
-        self._rng = np.random.default_rng([seed, 0x5EED])
+        entropy = [seed, 0x5EED] + ([key_entropy(noise_key)] if noise_key is not None else [])
+        self._rng = np.random.default_rng(entropy)
         self._allow_non_dp = allow_non_dp
         self.non_dp_access = False
         self._sizes = {n: c.size for n, c in self._coders.items()}
