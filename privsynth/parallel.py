@@ -70,6 +70,7 @@ def compute_client(scheduler: str | None = None, workers: int | None = None) -> 
         return
     from distributed import Client, LocalCluster
 
+    _quiet_dask_logs()
     if scheduler is None:
         n = workers or machine_workers()
         try:
@@ -91,6 +92,13 @@ def compute_client(scheduler: str | None = None, workers: int | None = None) -> 
                              "start it (`dask scheduler`) or set compute.scheduler: null for a local cluster") from None
     with client:
         yield client
+
+
+def _quiet_dask_logs() -> None:
+    """dask logs its scheduler's life at INFO, and opacus installs a root handler (logging.basicConfig) at import,
+    so without this every run would print a dozen "Start Nanny" lines into the steward's progress display."""
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("distributed")] + ["distributed"]:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _describe(exc: BaseException) -> str:
