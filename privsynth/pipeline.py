@@ -38,7 +38,7 @@ from privsynth.generators.base import Generator
 from privsynth.generators.registry import check_device, is_dp, make_generator
 from privsynth.parallel import compute_client, machine_workers
 from privsynth.privacy.ledger import LEDGER_NAME, BudgetLedger
-from privsynth.privacy.noise_key import NOISE_KEY_NAME, key_commitment, load_or_create_noise_key
+from privsynth.privacy.noise_key import key_commitment, load_or_create_noise_key, noise_key_path
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import PrivateData
 from privsynth.release.bundle import write_run_folder
@@ -349,7 +349,7 @@ def evaluate(
             inputs = read_inputs(loaded)
     odometer = odometer_for(generator, model.privacy.epsilon, model.privacy.delta)
     if noise_key is None:
-        noise_key = load_or_create_noise_key(ledger.path.parent / NOISE_KEY_NAME)
+        noise_key = load_or_create_noise_key(noise_key_path(ledger.path.parent))
     private = PrivateData(inputs.train, inputs.domain, odometer, seed=model.generator.seed,
                           allow_non_dp=model.privacy.allow_non_dp, noise_key=noise_key)
     with step("fit"), _ledger_entry(ledger, inputs, model, name, private):

@@ -15,6 +15,22 @@ from privsynth.threat_model import load_threat_model
 
 ROOT = Path(__file__).resolve().parents[1]
 ADULT_YAML = ROOT / "threat_models" / "adult.yaml"
+#: the tests' noise key (privacy/noise_key.py): fixed, so every run in the suite, the notebooks' kernels
+#: included, draws the same noise each time; a steward's key is random and secret
+TEST_NOISE_KEY = bytes(range(32))
+
+
+def pytest_configure(config):
+    import os
+    import tempfile
+
+    from privsynth.privacy.noise_key import NOISE_KEY_ENV
+
+    if NOISE_KEY_ENV not in os.environ:
+        path = Path(tempfile.mkdtemp(prefix="privsynth-test-key-")) / "noise-key"
+        path.write_bytes(TEST_NOISE_KEY)
+        path.chmod(0o600)
+        os.environ[NOISE_KEY_ENV] = str(path)
 
 
 @pytest.fixture(scope="session")
@@ -89,8 +105,9 @@ def pipeline_runs(tmp_path_factory, small_adult_csv):
     doc_path = base / "tm.yaml"
     # 300 attack targets and 600 holdout rows give wide intervals: loosen the gates so the mechanics tests get
     # a release (the gate's arithmetic has its own tests in tests/release/test_gate.py)
+    # (anonymeter's singling-out and linkability null controls reach 0.15-0.35 at 100 attacks: their noise floor)
     loose = {"gates__attribute_inference": 0.6, "gates__tvd_1way": 0.2, "gates__tvd_2way": 0.4,
-             "gates__tstr_auc_gap": 0.35}
+             "gates__tstr_auc_gap": 0.35, "gates__singling_out_multivariate": 0.3, "gates__linkability": 0.45}
     doc_path.write_text(yaml.safe_dump(small_threat_model_doc(small_adult_csv, **loose), sort_keys=False))
     released = run(doc_path, out=base / "out")
     blocked = run(doc_path, out=base / "out", overrides=("gates.tvd_2way=0.001",))

@@ -18,6 +18,14 @@ from privsynth.errors import PrivsynthError
 
 NOISE_KEY_NAME = ".privsynth-noise-key"
 KEY_BYTES = 32
+#: a key file kept elsewhere (a vault mount, or the tests' fixed key) replaces the one beside the ledger
+NOISE_KEY_ENV = "PRIVSYNTH_NOISE_KEY_FILE"
+
+
+def noise_key_path(ledger_folder: str | Path) -> Path:
+    """``$PRIVSYNTH_NOISE_KEY_FILE`` when set, else ``<ledger folder>/.privsynth-noise-key``."""
+    override = os.environ.get(NOISE_KEY_ENV)
+    return Path(override) if override else Path(ledger_folder) / NOISE_KEY_NAME
 
 
 def load_or_create_noise_key(path: str | Path) -> bytes:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from privsynth.errors import PrivsynthError
-from privsynth.privacy.noise_key import NOISE_KEY_NAME, load_or_create_noise_key
+from privsynth.privacy.noise_key import NOISE_KEY_NAME, load_or_create_noise_key, noise_key_path
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import PrivateData
 
@@ -37,10 +37,10 @@ def test_same_seed_other_key_gives_other_noise(adult, adult_domain):
 
 def test_manifest_commits_to_the_key_and_the_release_does_not_hold_it(pipeline_runs):
     released, blocked = pipeline_runs
-    key_path = released.run_dir.parent / NOISE_KEY_NAME
+    key_path = noise_key_path(released.run_dir.parent)
     commitment = hashlib.sha256(key_path.read_bytes()).hexdigest()
     manifest = json.loads((released.run_dir / "manifest.json").read_text())
     assert manifest["privacy"]["noise_key_sha256"] == commitment
-    assert not any(p.name == NOISE_KEY_NAME for p in released.run_dir.rglob("*"))
+    assert not any(p.name in (NOISE_KEY_NAME, key_path.name) for p in released.run_dir.rglob("*"))
     # same seed and same key (one output folder): the two runs fitted the same model and sampled the same table
     assert released.report["utility"]["tvd_2way"]["value"] == blocked.report["utility"]["tvd_2way"]["value"]
