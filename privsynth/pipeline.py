@@ -406,7 +406,6 @@ def run(
     before it starts, and refused there when the source's ``privacy.total_epsilon`` would be exceeded."""
     loaded = threat_model if isinstance(threat_model, LoadedThreatModel) else load_threat_model(threat_model, overrides)
     model = loaded.model
-    preflight(model)
     out_dir = Path(out) if out is not None else Path(model.output.directory)
     name = _free_name(out_dir, _run_name(model))
     ledger = BudgetLedger(ledger_path if ledger_path is not None else out_dir / LEDGER_NAME)
