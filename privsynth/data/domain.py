@@ -91,11 +91,13 @@ class ColumnCoder:
             # integers in [left, right) ; the last bin also holds the upper bound
             first = np.ceil(left)
             last = np.where(b == len(edges) - 2, np.floor(right), np.ceil(right) - 1)
-            if self.zero_code is not None:  # zero has a code of its own: never draw it from a bin
-                first = np.where(first == 0, 1, first)
-                last = np.where(last == 0, -1, last)
             last = np.maximum(last, first)
-            x = first + np.floor(u * (last - first + 1))
+            if self.zero_code is None:
+                x = first + np.floor(u * (last - first + 1))
+            else:  # zero has a code of its own: never draw it from a bin, even from one that spans it
+                spans_zero = (first <= 0) & (last >= 0) & (last > first)
+                x = first + np.floor(u * (last - first + 1 - spans_zero))
+                x = np.where(spans_zero & (x >= 0), x + 1, x)
         else:
             x = left + u * (right - left)
         if self.zero_code is not None:
