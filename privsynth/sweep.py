@@ -5,13 +5,19 @@ pass of the pipeline (fit, attacks, utility, gate) whose candidate table is drop
 sweep.json, sweep.png and sweep.html only. Looking at results computed from the private table is itself a
 use of it, so every point is booked in the budget ledger like a run: a sweep over 0.3, 1, 3 and 10 spends
 14.3 from the source's total, and it is refused up front when that does not fit.
+
+The points are independent, so they run side by side as dask tasks (``privsynth.parallel``: one worker per
+core, or the threat model's ``compute`` cluster), and each point's own shadow fits then run inside its task.
+A point is mostly single-threaded work (AIM's rounds of Private-PGM inference, the anonymeter attacks), so on a
+2-core machine two points at once nearly halve the sweep. Every point carries its own seed and the same noise
+key, so the curve does not depend on how many workers drew it.
 """
 from __future__ import annotations
 
 import base64
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,8 +25,10 @@ from typing import Any, Sequence
 import jinja2
 
 from privsynth.errors import BudgetExceeded, PrivsynthError
-from privsynth.pipeline import StepReporter, evaluate, preflight, read_inputs
+from privsynth.parallel import SYNCHRONOUS, compute_client, machine_workers, map_tasks
+from privsynth.pipeline import Inputs, StepReporter, evaluate, preflight, read_inputs
 from privsynth.privacy.ledger import LEDGER_NAME, BudgetLedger
+from privsynth.privacy.noise_key import load_or_create_noise_key, noise_key_path
 from privsynth.release.bundle import write_run_folder
 from privsynth.report.html import reproduce_command
 from privsynth.report.plots import sweep_chart
@@ -78,13 +86,24 @@ def sweep(
     ledger = BudgetLedger(ledger_path if ledger_path is not None else out_dir / LEDGER_NAME)
     inputs = read_inputs(loaded)
     _check_budget(ledger, inputs.source_sha256, inputs.source_name, sum(epsilons), model.privacy.total_epsilon)
-    points = []
-    for epsilon in epsilons:
+    noise_key = load_or_create_noise_key(noise_key_path(ledger.path.parent))
+    specs = [_PointSpec(Path(threat_model).resolve(), tuple(overrides), epsilon, f"{name}-eps{epsilon:g}", ledger.path, inputs,
+                        noise_key) for epsilon in epsilons]
+    workers = min(len(specs), model.compute.workers or machine_workers())
+    if model.compute.scheduler == SYNCHRONOUS or (workers == 1 and model.compute.scheduler is None):
+        points = []
+        for spec in specs:
+            if reporter is not None:
+                reporter.progress(f"epsilon {spec.epsilon:g}")
+            points.append(_evaluate_point(spec, reporter))
+    else:
+        parallel = [replace(spec, inner_overrides=(f"compute.scheduler={SYNCHRONOUS}",)) for spec in specs]
         if reporter is not None:
-            reporter.progress(f"epsilon {epsilon:g}")
-        point_model = load_threat_model(threat_model, (*overrides, f"privacy.epsilon={epsilon}"))
-        ev = evaluate(point_model, f"{name}-eps{epsilon:g}", ledger, reporter, inputs=inputs)
-        points.append(_point(epsilon, ev))
+            reporter.progress(f"{len(specs)} budgets on {workers} worker(s), each point's shadow fits inside it")
+        done = (lambda n, total: reporter.progress(f"{n}/{total} budgets evaluated")) if reporter is not None else None
+        with compute_client(model.compute.scheduler, workers) as client:
+            points = map_tasks(_evaluate_point, parallel, client, retries=1, progress=done,
+                               label="sweep-point").results
     document = {"sweep": name, "threat_model": model.name, "generator": model.generator.kind,
                 "epsilons": list(epsilons), "points": points, "command": command or _command(loaded, epsilons),
                 "ledger": str(ledger.path), "epsilon_booked": sum(epsilons)}
@@ -95,6 +114,29 @@ def sweep(
         SWEEP_HTML: lambda p: p.write_text(_render(document, png), encoding="utf-8"),
     })
     return SweepResult(folder, points)
+
+
+@dataclass(frozen=True)
+class _PointSpec:
+    """Everything one point needs, picklable for a dask worker. ``inner_overrides`` keep a point that runs as a
+    task from starting a cluster of its own (a dask worker cannot host one)."""
+
+    threat_model: Path
+    overrides: tuple[str, ...]
+    epsilon: float
+    name: str
+    ledger_path: Path
+    inputs: Inputs
+    noise_key: bytes
+    inner_overrides: tuple[str, ...] = ()
+
+
+def _evaluate_point(spec: _PointSpec, reporter: StepReporter | None = None) -> dict[str, Any]:
+    loaded = load_threat_model(spec.threat_model,
+                               (*spec.overrides, *spec.inner_overrides, f"privacy.epsilon={spec.epsilon}"))
+    ev = evaluate(loaded, spec.name, BudgetLedger(spec.ledger_path), reporter, inputs=spec.inputs,
+                  noise_key=spec.noise_key)
+    return _point(spec.epsilon, ev)
 
 
 def _check_budget(ledger: BudgetLedger, sha: str, source: str, wanted: float, total: float | None) -> None:

@@ -9,13 +9,20 @@ from typer.testing import CliRunner
 from privsynth.cli import app
 from privsynth.errors import BudgetExceeded, PrivsynthError
 from privsynth.privacy.ledger import BudgetLedger
-from privsynth.sweep import parse_epsilons, sweep
+from privsynth.pipeline import read_inputs
+from privsynth.privacy.noise_key import load_or_create_noise_key, noise_key_path
+from privsynth.sweep import _evaluate_point, _PointSpec, parse_epsilons, sweep
+from privsynth.threat_model import load_threat_model
 
 
 def test_sweep_draws_the_curve_and_releases_nothing(write_threat_model, tmp_path):
-    tm = write_threat_model(gates__tvd_2way=0.4, gates__attribute_inference=0.6)
+    # two points side by side on a local dask cluster, each running its own (tiny) shadow attack inside its task
+    tm = write_threat_model(gates__tvd_2way=0.4, gates__attribute_inference=0.6, compute__scheduler=None,
+                            compute__workers=2, attacks__shadow={"enabled": True, "targets": 2, "shadow_runs": 8,
+                                                                 "train_size": 300})
     result = CliRunner().invoke(app, ["sweep", str(tm), "--epsilons", "10,0.5", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
+    assert "2 budgets on 2 worker(s)" in result.output
     folders = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
     assert len(folders) == 1
     folder = folders[0]
@@ -33,6 +40,14 @@ def test_sweep_draws_the_curve_and_releases_nothing(write_threat_model, tmp_path
     spends = BudgetLedger(tmp_path / "out" / "budget_ledger.sqlite").spends()
     assert sorted(round(s.epsilon, 6) for s in spends) == [0.5, 10.0]  # both points were paid for
     assert not list((tmp_path / "out").rglob("synthetic*"))
+    assert {"shadow_auc", "empirical_epsilon"} <= {a["name"] for a in low["attacks"]}
+
+    # the same point computed alone in this process gives the same numbers: the curve does not depend on workers
+    inputs = read_inputs(load_threat_model(tm))
+    key = load_or_create_noise_key(noise_key_path(tmp_path / "out"))
+    alone = _evaluate_point(_PointSpec(tm, (), 0.5, "alone", tmp_path / "alone.sqlite", inputs, key,
+                                       ("compute.scheduler=synchronous",)))
+    assert alone["attacks"] == low["attacks"] and alone["utility"] == low["utility"]
 
 
 def test_sweep_over_the_total_budget_is_refused_before_any_fit(write_threat_model, tmp_path):

@@ -8,8 +8,9 @@ import pytest
 from privsynth.attacks.base import AttackData
 from privsynth.attacks.membership.density import density_membership
 from privsynth.attacks.membership.features import TargetView, feature_names, target_features
-from privsynth.attacks.membership.shadow import draw_training_sets
+from privsynth.attacks.membership.shadow import draw_training_sets, run_shadow_models
 from privsynth.attacks.membership.vulnerable import isolation_scores, pick_targets
+from privsynth.errors import PrivsynthError
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,15 @@ def test_training_sets_have_the_declared_size_and_hold_exactly_the_drawn_targets
     again, _ = draw_training_sets(targets, reference, 100, runs=12, seed=3)
     assert (again == membership).all()
 
+
+
+def test_a_shadow_attack_too_small_to_score_is_refused_before_any_fit(parts, adult_domain):
+    # 4 runs and 1 target leave 2 held-out (run, target) pairs: never 2 with the target in AND 2 without
+    def must_not_fit(*_args, **_kwargs):
+        raise AssertionError("a generator was fitted for an attack that cannot be scored")
+
+    with pytest.raises(PrivsynthError, match="attacks.shadow.shadow_runs"):
+        run_shadow_models(parts[0].iloc[:1], parts[1], adult_domain, must_not_fit, 100, runs=4, seed=0)
 
 def test_features_see_a_target_copied_into_the_synthetic_table(parts, adult_domain):
     targets, synthetic = parts[0].iloc[:3].reset_index(drop=True), parts[1]

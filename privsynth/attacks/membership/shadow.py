@@ -23,6 +23,7 @@ from sklearn.model_selection import GroupKFold
 from privsynth.attacks.membership.features import TargetView, target_features
 from privsynth.attacks.stats import auc_with_delong_ci, clopper_pearson, mann_whitney_auc, roc_points
 from privsynth.data.domain import PublicDomain
+from privsynth.errors import PrivsynthError
 from privsynth.parallel import FailedAttempt, Progress, map_tasks
 from privsynth.results import AttackResult
 
@@ -92,6 +93,12 @@ def run_shadow_models(targets: pd.DataFrame, reference: pd.DataFrame, domain: Pu
                       progress: Progress | None = None) -> ShadowRuns:
     """Fit ``runs`` shadow generators (in parallel on ``client``; in this process when it is None)."""
     membership, sets = draw_training_sets(targets, reference, train_size, runs, seed)
+    held_out = membership[runs // 2:].reshape(-1)
+    if held_out.sum() < 2 or (~held_out).sum() < 2:  # checked before any fit: the verdict could not be scored
+        raise PrivsynthError(f"attacks.shadow: the {runs - runs // 2} held-out runs x {len(targets)} target(s) "
+                             f"give {int(held_out.sum())} pairs with the target in and {int((~held_out).sum())} "
+                             "without; the attack needs at least 2 of each. Raise attacks.shadow.shadow_runs "
+                             "or attacks.shadow.targets")
     view = TargetView.build(targets, reference, domain)
     tasks = [ShadowTask(run, train, _run_seed(seed, run), fit_and_sample, view, domain)
              for run, train in enumerate(sets)]
