@@ -260,17 +260,27 @@ def sweep(
         result = run_sweep(threat_model, values, out=out_dir, overrides=tuple(set_), reporter=_RichSteps(),
                            command=command, ledger_path=ledger)
     table = Table(title=f"sweep {result.folder.name}", title_justify="left")
-    for column in ("epsilon", "gate", "tvd_2way", "tstr_auc_gap", "worst attack (estimate / threshold)"):
-        table.add_column(column, justify="left" if column in ("gate", "worst attack (estimate / threshold)") else "right")
+    why = "failed checks, else the closest attack (95% upper end / threshold)"
+    for column in ("epsilon", "gate", "tvd_2way", "tstr_auc_gap", why):
+        table.add_column(column, justify="left" if column in ("gate", why) else "right")
     for point in result.points:
-        judged = [a for a in point["attacks"] if a["threshold"]]
-        worst = max(judged, key=lambda a: a["estimate"] / a["threshold"]) if judged else None
         table.add_row(f"{point['epsilon']:g}", point["decision"],
                       _fmt(point["utility"].get("tvd_2way", {}).get("value")),
-                      _fmt(point["utility"].get("tstr_auc_gap", {}).get("value")),
-                      "–" if worst is None else f"{worst['name']} {worst['estimate']:.3f} / {worst['threshold']:g}")
+                      _fmt(point["utility"].get("tstr_auc_gap", {}).get("value")), _why(point))
     out.print(table)
     out.print(f"curve: {result.folder / 'sweep.png'}; report: {result.folder / 'sweep.html'}", soft_wrap=True)
+
+
+def _why(point: dict) -> str:
+    """Why a sweep point was blocked, or how close it came: the gate judges an attack by the upper end of its
+    interval, so that is what is ranked and shown, not the point estimate."""
+    if point["failed_checks"]:
+        return ", ".join(c["check"] for c in point["failed_checks"])
+    judged = [a for a in point["attacks"] if a["threshold"]]
+    if not judged:
+        return "–"
+    closest = max(judged, key=lambda a: a["ci"][1] / a["threshold"])
+    return f"{closest['name']} {closest['ci'][1]:.3f} / {closest['threshold']:g}"
 
 
 budget_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,

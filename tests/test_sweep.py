@@ -61,3 +61,25 @@ def test_sweep_over_the_total_budget_is_refused_before_any_fit(write_threat_mode
 def test_bad_epsilon_lists_are_one_clear_error(text):
     with pytest.raises(PrivsynthError, match="--epsilons"):
         parse_epsilons(text)
+
+
+def _attack(name: str, estimate: float, high: float, threshold: float) -> dict:
+    return {"name": name, "estimate": estimate, "ci": [0.0, high], "threshold": threshold, "passed": high <= threshold}
+
+
+def test_the_sweep_table_says_why_a_point_was_blocked_and_ranks_attacks_as_the_gate_does():
+    from privsynth.cli import _why
+    from privsynth.report.plots import sweep_chart
+
+    # the point estimate 0.107 is far below 0.25, but the gate judged the interval's upper end 0.257
+    blocked = {"epsilon": 1.0, "decision": "blocked", "utility": {"tvd_2way": {"value": 0.04}},
+               "failed_checks": [{"check": "attribute_inference:income", "reason": "risk 0.107 ..."}],
+               "attacks": [_attack("attribute_inference:income", 0.107, 0.257, 0.25),
+                           _attack("membership_density_auc", 0.512, 0.530, 0.6)]}
+    released = {"epsilon": 3.0, "decision": "released", "utility": {"tvd_2way": {"value": 0.04}}, "failed_checks": [],
+                "attacks": [_attack("attribute_inference:income", 0.091, 0.241, 0.25),
+                            _attack("membership_density_auc", 0.505, 0.523, 0.6)]}
+    assert _why(blocked) == "attribute_inference:income"
+    # 0.241/0.25 is nearer its threshold than 0.523/0.6, although 0.505/0.6 is the larger estimate ratio
+    assert _why(released) == "attribute_inference:income 0.241 / 0.25"
+    assert sweep_chart([blocked, released]).startswith(b"\x89PNG")

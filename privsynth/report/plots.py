@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display: reports are written by servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 PASS, FAIL, INFO, THRESHOLD, SYN, REAL = "#1a7f37", "#cf222e", "#57606a", "#cf222e", "#0969da", "#8c959f"
 
@@ -134,14 +135,23 @@ def association_chart(associations: Mapping[str, Any]) -> bytes:
 
 def sweep_chart(points: Sequence[Mapping[str, Any]]) -> bytes:
     """The privacy-utility curve: utility (top) and every attack's risk with its interval (bottom) against
-    epsilon, on a log axis, with each attack's threshold."""
+    epsilon, on a log axis, with each attack's threshold. A blocked point is shaded red and names its failed
+    checks, so a steward sees which budgets the gate would let out without reading the table."""
     eps = [p["epsilon"] for p in points]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.5, 8.4), sharex=True)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.5, 8.8), sharex=True)
+    for point in points:
+        if point["decision"] == "released":
+            continue
+        for ax in (top, bottom):
+            ax.axvline(point["epsilon"], color="#cf222e", lw=14, alpha=0.10, zorder=0)
+        failed = "\n".join(c["check"] for c in point.get("failed_checks", []))
+        top.annotate(f"blocked\n{failed}", xy=(point["epsilon"], 1.01), xycoords=("data", "axes fraction"),
+                     ha="center", va="bottom", fontsize=7, color="#cf222e")
     utility_names = sorted({name for p in points for name in p["utility"]})
     for name in utility_names:
         values = [p["utility"].get(name, {}).get("value") for p in points]
         top.plot(eps, [np.nan if v is None else v for v in values], "o-", label=name)
-    top.set_ylabel("utility (TVD: lower is better; AUC gap: lower is better)")
+    top.set_ylabel("utility (TVD, AUC gap: lower is better; AUC: higher)")
     top.legend(fontsize=8)
     top.grid(alpha=0.3)
     attack_names = [a["name"] for a in points[0]["attacks"] if a["name"] != "empirical_epsilon"]
@@ -158,7 +168,9 @@ def sweep_chart(points: Sequence[Mapping[str, Any]]) -> bytes:
         if threshold is not None:
             bottom.axhline(threshold, color=colour, lw=0.8, ls="--")
     bottom.set_xscale("log")
-    bottom.set_xlabel("epsilon (log scale)")
+    bottom.set_xticks(eps, [f"{e:g}" for e in eps])
+    bottom.xaxis.set_minor_formatter(NullFormatter())
+    bottom.set_xlabel("epsilon (log scale; red band: the gate blocked this point)")
     bottom.set_ylabel("attack risk or AUC (band: 95% CI; dashes: threshold)")
     bottom.legend(fontsize=7, ncol=2)
     bottom.grid(alpha=0.3)
