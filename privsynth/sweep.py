@@ -87,8 +87,9 @@ def sweep(
     inputs = read_inputs(loaded)
     _check_budget(ledger, inputs.source_sha256, inputs.source_name, sum(epsilons), model.privacy.total_epsilon)
     noise_key = load_or_create_noise_key(noise_key_path(ledger.path.parent))
-    specs = [_PointSpec(Path(threat_model).resolve(), tuple(overrides), epsilon, f"{name}-eps{epsilon:g}", ledger.path, inputs,
-                        noise_key) for epsilon in epsilons]
+    path = Path(threat_model).resolve()
+    specs = [_PointSpec(path, tuple(overrides), epsilon, f"{name}-eps{epsilon:g}", ledger.path, inputs, noise_key)
+             for epsilon in epsilons]
     workers = min(len(specs), model.compute.workers or machine_workers())
     if model.compute.scheduler == SYNCHRONOUS or (workers == 1 and model.compute.scheduler is None):
         points = []
