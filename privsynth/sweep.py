@@ -161,7 +161,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <title>privsynth sweep: {{ d.sweep }}</title>
 <style>body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1080px;margin:2em auto;padding:0 1.2em;color:#1f2328}
 table{border-collapse:collapse;font-size:.92em}th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:right}
-th{background:#f6f8fa}td.l,th.l{text-align:left}.released{color:#1a7f37;font-weight:600}.blocked{color:#cf222e;font-weight:600}
+th{background:#f6f8fa}td.l,th.l{text-align:left}td.fail{background:#ffebe9;color:#cf222e;font-weight:600}.released{color:#1a7f37;font-weight:600}.blocked{color:#cf222e;font-weight:600}
 img{max-width:100%;border:1px solid #d0d7de}pre{background:#f6f8fa;padding:.8em;white-space:pre-wrap}</style></head>
 <body><h1>Privacy-utility sweep: {{ d.threat_model }} ({{ d.generator }})</h1>
 <p>The whole loop ran once per epsilon; nothing was released. Every point was booked in the budget ledger
@@ -170,13 +170,17 @@ Choose the smallest epsilon whose utility you can use and whose every attack sta
 run <code>privsynth run</code> at that epsilon.</p>
 <img alt="privacy-utility curve" src="data:image/png;base64,{{ png }}">
 <h2>Per epsilon</h2>
-<table><tr><th class="l">epsilon</th><th class="l">gate</th>{% for u in utility_names %}<th>{{ u }}</th>{% endfor %}
-{% for a in attack_names %}<th>{{ a }}</th>{% endfor %}<th>fit s</th><th>total s</th></tr>
-{% for p in d.points %}<tr><td class="l">{{ "%g" | format(p.epsilon) }}</td>
-<td class="l {{ p.decision }}">{{ p.decision }}{% if p.failed_checks %} ({{ p.failed_checks | map(attribute="check") | join(", ") }}){% endif %}</td>
-{% for u in utility_names %}<td>{{ fmt(p.utility[u].value) }}</td>{% endfor %}
-{% for a in attack_names %}{% set r = find(p, a) %}<td>{{ fmt(r.estimate) }} [{{ fmt(r.ci[0]) }}, {{ fmt(r.ci[1]) }}]</td>{% endfor %}
-<td>{{ "%.0f" | format(p.timings.fit) }}</td><td>{{ "%.0f" | format(total(p)) }}</td></tr>{% endfor %}
+<p>Each attack: estimate [95% interval]; the gate compares the upper end with the threshold. A red cell failed.</p>
+<table><tr><th class="l">check</th><th>threshold</th>{% for p in d.points %}<th>epsilon {{ "%g" | format(p.epsilon) }}</th>{% endfor %}</tr>
+<tr><th class="l">gate</th><td></td>{% for p in d.points %}<td class="l {{ p.decision }}">{{ p.decision }}{% if p.failed_checks %}:
+{{ p.failed_checks | map(attribute="check") | join(", ") }}{% endif %}</td>{% endfor %}</tr>
+{% for u in utility_names %}<tr><td class="l">{{ u }}</td><td>{{ fmt(d.points[0].utility[u].threshold) }}</td>
+{% for p in d.points %}{% set r = p.utility[u] %}<td{% if r.passed == false %} class="fail"{% endif %}>{{ fmt(r.value) }}</td>{% endfor %}</tr>
+{% endfor %}{% for a in attack_names %}<tr><td class="l">{{ a }}</td><td>{{ fmt(find(d.points[0], a).threshold) }}</td>
+{% for p in d.points %}{% set r = find(p, a) %}<td{% if r.passed == false %} class="fail"{% endif %}>{{ fmt(r.estimate) }}
+[{{ fmt(r.ci[0]) }}, {{ fmt(r.ci[1]) }}]</td>{% endfor %}</tr>
+{% endfor %}<tr><td class="l">fit seconds</td><td></td>{% for p in d.points %}<td>{{ "%.0f" | format(p.timings.fit) }}</td>{% endfor %}</tr>
+<tr><td class="l">total seconds</td><td></td>{% for p in d.points %}<td>{{ "%.0f" | format(total(p)) }}</td>{% endfor %}</tr>
 </table>
 <p>Reproduce:</p><pre>{{ d.command }}</pre>
 </body></html>

@@ -73,6 +73,8 @@ class _DevTools:
 def check_page(html: Path, screenshot: Path | None = None) -> PageCheck:
     """Load ``html`` (file URL) in headless Chromium; collect console errors and exceptions, count images
     that did not decode, and write a full-page PNG to ``screenshot``."""
+    if not html.is_file():
+        raise FileNotFoundError(f"{html}: no such file to open in the browser")
     binary = chromium_path()
     if binary is None:
         raise FileNotFoundError("chromium not found: install Debian's chromium package (.ci/run does)")
@@ -93,7 +95,9 @@ def check_page(html: Path, screenshot: Path | None = None) -> PageCheck:
         for domain in ("Page", "Runtime", "Log"):
             tools.call(f"{domain}.enable")
         tools.events.clear()
-        tools.call("Page.navigate", url=html.resolve().as_uri())
+        navigation = tools.call("Page.navigate", url=html.resolve().as_uri())
+        if navigation.get("errorText"):  # Chromium shows its own error page, which has no console error
+            raise RuntimeError(f"{html}: chromium could not load it ({navigation['errorText']})")
         tools.wait_for("Page.loadEventFired")
         result = PageCheck()
         probe = ("JSON.stringify({title: document.title, text: document.body.innerText, "
