@@ -14,7 +14,6 @@ key, so the curve does not depend on how many workers drew it.
 """
 from __future__ import annotations
 
-import base64
 import json
 import math
 from dataclasses import dataclass, replace
@@ -22,15 +21,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-import jinja2
-
 from privsynth.errors import BudgetExceeded, PrivsynthError
 from privsynth.parallel import SYNCHRONOUS, compute_client, machine_workers, map_tasks
 from privsynth.pipeline import Inputs, StepReporter, evaluate, preflight, read_inputs
 from privsynth.privacy.ledger import LEDGER_NAME, BudgetLedger
 from privsynth.privacy.noise_key import load_or_create_noise_key, noise_key_path
 from privsynth.release.bundle import write_run_folder
-from privsynth.report.html import reproduce_command
+from privsynth.report.html import render_sweep_html, reproduce_command
 from privsynth.report.plots import sweep_chart
 from privsynth.threat_model import LoadedThreatModel, load_threat_model
 
@@ -112,7 +109,7 @@ def sweep(
     folder = write_run_folder(out_dir, name, {
         SWEEP_JSON: lambda p: p.write_text(json.dumps(document, indent=2)),
         SWEEP_PNG: lambda p: p.write_bytes(png),
-        SWEEP_HTML: lambda p: p.write_text(_render(document, png), encoding="utf-8"),
+        SWEEP_HTML: lambda p: p.write_text(render_sweep_html(document, png), encoding="utf-8"),
     })
     return SweepResult(folder, points)
 
@@ -153,52 +150,3 @@ def _check_budget(ledger: BudgetLedger, sha: str, source: str, wanted: float, to
 def _command(loaded: LoadedThreatModel, epsilons: Sequence[float]) -> str:
     base = reproduce_command({"threat_model": {"file": loaded.path.name, "overrides": list(loaded.overrides)}})
     return base.replace("privsynth run", "privsynth sweep", 1) + " --epsilons " + ",".join(f"{e:g}" for e in epsilons)
-
-
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<title>privsynth sweep: {{ d.sweep }}</title>
-<style>body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1080px;margin:2em auto;padding:0 1.2em;color:#1f2328}
-table{border-collapse:collapse;font-size:.92em}th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:right}
-th{background:#f6f8fa}td.l,th.l{text-align:left}td.fail{background:#ffebe9;color:#cf222e;font-weight:600}.released{color:#1a7f37;font-weight:600}.blocked{color:#cf222e;font-weight:600}
-img{max-width:100%;border:1px solid #d0d7de}pre{background:#f6f8fa;padding:.8em;white-space:pre-wrap}</style></head>
-<body><h1>Privacy-utility sweep: {{ d.threat_model }} ({{ d.generator }})</h1>
-<p>The whole loop ran once per epsilon; nothing was released. Every point was booked in the budget ledger
-(<code>{{ d.ledger }}</code>): this sweep spent epsilon {{ "%g" | format(d.epsilon_booked) }} of the source's budget.
-Choose the smallest epsilon whose utility you can use and whose every attack stays below its threshold, then
-run <code>privsynth run</code> at that epsilon.</p>
-<img alt="privacy-utility curve" src="data:image/png;base64,{{ png }}">
-<h2>Per epsilon</h2>
-<p>Each attack: estimate [95% interval]; the gate compares the upper end with the threshold. A red cell failed.</p>
-<table><tr><th class="l">check</th><th>threshold</th>{% for p in d.points %}<th>epsilon {{ "%g" | format(p.epsilon) }}</th>{% endfor %}</tr>
-<tr><th class="l">gate</th><td></td>{% for p in d.points %}<td class="l {{ p.decision }}">{{ p.decision }}{% if p.failed_checks %}:
-{{ p.failed_checks | map(attribute="check") | join(", ") }}{% endif %}</td>{% endfor %}</tr>
-{% for u in utility_names %}<tr><td class="l">{{ u }}</td><td>{{ fmt(d.points[0].utility[u].threshold) }}</td>
-{% for p in d.points %}{% set r = p.utility[u] %}<td{% if r.passed == false %} class="fail"{% endif %}>{{ fmt(r.value) }}</td>{% endfor %}</tr>
-{% endfor %}{% for a in attack_names %}<tr><td class="l">{{ a }}</td><td>{{ fmt(find(d.points[0], a).threshold) }}</td>
-{% for p in d.points %}{% set r = find(p, a) %}<td{% if r.passed == false %} class="fail"{% endif %}>{{ fmt(r.estimate) }}
-[{{ fmt(r.ci[0]) }}, {{ fmt(r.ci[1]) }}]</td>{% endfor %}</tr>
-{% endfor %}<tr><td class="l">fit seconds</td><td></td>{% for p in d.points %}<td>{{ "%.0f" | format(p.timings.fit) }}</td>{% endfor %}</tr>
-<tr><td class="l">total seconds</td><td></td>{% for p in d.points %}<td>{{ "%.0f" | format(total(p)) }}</td>{% endfor %}</tr>
-</table>
-<p>Reproduce:</p><pre>{{ d.command }}</pre>
-</body></html>
-"""
-
-
-def _render(document: dict[str, Any], png: bytes) -> str:
-    points = document["points"]
-    utility_names = list(points[0]["utility"])
-    attack_names = [a["name"] for a in points[0]["attacks"]]
-
-    def find(point: dict[str, Any], attack: str) -> dict[str, Any]:
-        return next(a for a in point["attacks"] if a["name"] == attack)
-
-    def fmt(value: Any) -> str:
-        return "–" if value is None else f"{value:.3f}"
-
-    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return environment.from_string(_TEMPLATE).render(
-        d=document, png=base64.b64encode(png).decode("ascii"), utility_names=utility_names,
-        attack_names=attack_names, find=find, fmt=fmt, total=lambda p: sum(p["timings"].values()))

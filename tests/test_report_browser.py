@@ -37,14 +37,14 @@ def _sweep_point(epsilon: float, attribute_high: float) -> dict:
 
 
 def test_sweep_page_opens_in_chromium(tmp_path):
+    from privsynth.report.html import render_sweep_html
     from privsynth.report.plots import sweep_chart
-    from privsynth.sweep import _render
 
     points = [_sweep_point(1.0, 0.27), _sweep_point(3.0, 0.2)]
     document = {"sweep": "t-sweep", "threat_model": "t", "generator": "aim", "ledger": "ledger.sqlite",
                 "epsilon_booked": 4.0, "points": points, "command": "privsynth sweep t.yaml --epsilons 1,3"}
     html = tmp_path / "sweep.html"
-    html.write_text(_render(document, sweep_chart(points)))
+    html.write_text(render_sweep_html(document, sweep_chart(points)))
     screenshot = artefact_dir() / "sweep.png"
     page = check_page(html, screenshot)
     assert page.console_errors == [] and page.images == 1 and page.broken_images == []

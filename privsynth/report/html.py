@@ -123,3 +123,18 @@ def render_html(report: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
         sure_text=_sure_text(report), command=reproduce_command(manifest), min_cell=MIN_CELL,
         table_files=[name for name in manifest["files"] if name.startswith("synthetic")],
         fmt=_fmt, verdict=_verdict, verdict_class=_verdict_class, explain=lambda n: ATTACK_MEANINGS.get(n.split(":")[0], ""))
+
+
+def render_sweep_html(document: Mapping[str, Any], png: bytes) -> str:
+    """A sweep's page: the curve ``png`` and one column per epsilon. ``document`` is sweep.json's content."""
+    points = document["points"]
+
+    def find(point: Mapping[str, Any], attack: str) -> Mapping[str, Any]:
+        return next(a for a in point["attacks"] if a["name"] == attack)
+
+    environment = jinja2.Environment(loader=jinja2.PackageLoader("privsynth.report", "templates"),
+                                     autoescape=True, undefined=jinja2.StrictUndefined)
+    return environment.get_template("sweep.html.j2").render(
+        d=document, png=_b64(png), utility_names=list(points[0]["utility"]),
+        attack_names=[a["name"] for a in points[0]["attacks"]], find=find,
+        fmt=lambda value: "–" if value is None else f"{value:.3f}", total=lambda p: sum(p["timings"].values()))
