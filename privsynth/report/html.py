@@ -113,9 +113,7 @@ def render_html(report: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
     shadow = next((a.get("shadow") for a in attacks if a["name"] == "shadow_auc"), None)
     guarantee_details = [(k, v) for k, v in (manifest["privacy"].get("details") or {}).items()
                          if isinstance(v, (int, float, str, bool))]
-    environment = jinja2.Environment(loader=jinja2.PackageLoader("privsynth.report", "templates"),
-                                     autoescape=True, undefined=jinja2.StrictUndefined)
-    template = environment.get_template("report.html.j2")
+    template = _templates().get_template("report.html.j2")
     ledger = report["privacy"].get("ledger")
     return template.render(
         r=report, m=manifest, p=report["privacy"], tm=manifest["threat_model"]["document"], img=images,
@@ -132,9 +130,13 @@ def render_sweep_html(document: Mapping[str, Any], png: bytes) -> str:
     def find(point: Mapping[str, Any], attack: str) -> Mapping[str, Any]:
         return next(a for a in point["attacks"] if a["name"] == attack)
 
-    environment = jinja2.Environment(loader=jinja2.PackageLoader("privsynth.report", "templates"),
-                                     autoescape=True, undefined=jinja2.StrictUndefined)
-    return environment.get_template("sweep.html.j2").render(
+    return _templates().get_template("sweep.html.j2").render(
         d=document, png=_b64(png), utility_names=list(points[0]["utility"]),
-        attack_names=[a["name"] for a in points[0]["attacks"]], find=find,
-        fmt=lambda value: "–" if value is None else f"{value:.3f}", total=lambda p: sum(p["timings"].values()))
+        attack_names=[a["name"] for a in points[0]["attacks"]], find=find, fmt=_fmt,
+        total=lambda p: sum(p["timings"].values()))
+
+
+def _templates() -> jinja2.Environment:
+    """The package's templates, HTML-escaped, and an undefined name is an error rather than an empty cell."""
+    return jinja2.Environment(loader=jinja2.PackageLoader("privsynth.report", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined)
