@@ -5,14 +5,34 @@ never used for fitting; its risk is the excess success rate, with a confidence i
 ``control`` the same size (unequal sizes inflate risk, anchors.md). Some of its sampling uses numpy's global
 generator with no seed argument: every call runs inside ``numpy_global_seed`` so that it is reproducible and
 the caller's global state is restored.
+
+The singling-out evaluator is not reproducible from its seed alone (the same seed gave a different risk on every
+call), for two reasons in polars, which it uses for its frames:
+
+- its candidate queries come from ``group_by(...).len()`` and ``Series.unique()``, whose output order is
+  unspecified and differs from call to call; it then shuffles that list with the seeded generator, so a
+  different order picks different queries. ``_stable_polars_order`` makes both keep the order of first
+  appearance while anonymeter runs: one of the orders polars allows, so only the randomness goes;
+- when dropping duplicate rows leaves ``ori`` and ``control`` of different sizes, it fits a size correction on
+  unseeded ``DataFrame.sample`` draws, so each call also seeds polars' global generator (polars cannot read it
+  back, so that one is not restored).
+
+We change the order of polars' output rather than generating the queries ourselves, to keep anonymeter's
+attack as published. The linkability evaluator's blind baseline is a simulation with an unseeded generator, so
+we report its exact value instead (``blind_link_rate``); the baseline is shown in the report, not gated.
 """
 from __future__ import annotations
 
+import functools
 import logging
+import math
+import threading
 import warnings
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import pandas as pd
+import polars as pl
 
 from privsynth.data.domain import PublicDomain
 from privsynth.results import AttackResult
@@ -20,6 +40,7 @@ from privsynth.seeding import numpy_global_seed
 from privsynth.threat_model import CategoricalColumn
 
 MISSING_TOKEN = "<NA>"
+LINK_NEIGHBOURS = 10  # synthetic neighbours per half of the known columns in the linkability attack
 
 
 class _Capture(logging.Handler):
@@ -46,15 +67,35 @@ def _rate(rate: Any) -> dict[str, float] | None:
     return None if rate is None else {"value": float(rate.value), "error": float(rate.error)}
 
 
+_POLARS_PATCH = threading.Lock()
+
+
+@contextmanager
+def _stable_polars_order() -> Iterator[None]:
+    """``DataFrame.group_by`` and ``Series.unique`` keep the order of first appearance inside the block (see the
+    module docstring). The lock keeps two threads from restoring each other's patch."""
+    with _POLARS_PATCH:
+        group_by, unique = pl.DataFrame.group_by, pl.Series.unique
+        pl.DataFrame.group_by = functools.partialmethod(group_by, maintain_order=True)  # type: ignore[method-assign]
+        pl.Series.unique = functools.partialmethod(unique, maintain_order=True)  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            pl.DataFrame.group_by, pl.Series.unique = group_by, unique  # type: ignore[method-assign]
+
+
 def run_evaluator(name: str, make: Callable[[], Any], evaluate: Callable[[Any], Any], seed: int,
-                  baseline_broken: bool = False, **results_kw: Any) -> AttackResult:
-    """Build, evaluate and pack one anonymeter evaluator into an AttackResult."""
+                  baseline_broken: bool = False, blind_baseline: float | None = None,
+                  **results_kw: Any) -> AttackResult:
+    """Build, evaluate and pack one anonymeter evaluator into an AttackResult. ``blind_baseline``, when given,
+    is reported instead of anonymeter's simulated baseline (which cannot be seeded)."""
     capture = _Capture()
     logger = logging.getLogger("anonymeter")
     logger.addHandler(capture)
     try:
-        with numpy_global_seed(seed), warnings.catch_warnings(record=True) as caught:
+        with numpy_global_seed(seed), _stable_polars_order(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            pl.set_random_seed(seed % 2**64)
             evaluator = make()
             evaluate(evaluator)
             results = evaluator.results(confidence_level=0.95, **results_kw)
@@ -63,6 +104,8 @@ def run_evaluator(name: str, make: Callable[[], Any], evaluate: Callable[[Any], 
         logger.removeHandler(capture)
     notes = capture.messages + [str(w.message) for w in caught if "anonymeter" in str(w.filename)]
     baseline = None if baseline_broken or results.baseline_rate is None else float(results.baseline_rate.value)
+    if blind_baseline is not None:
+        baseline = blind_baseline
     details = {
         "attack_rate": _rate(results.attack_rate), "baseline_rate": _rate(results.baseline_rate),
         "control_rate": _rate(results.control_rate), "n_success": float(results.n_success),
@@ -95,9 +138,21 @@ def linkability(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame, aux
 
     def make():
         return LinkabilityEvaluator(ori=ori, syn=syn, control=control, aux_cols=aux_cols, n_attacks=n_attacks,
-                                    n_neighbors=10)
+                                    n_neighbors=LINK_NEIGHBOURS)
 
-    return run_evaluator("linkability", make, lambda ev: ev.evaluate(n_jobs=1), seed)
+    return run_evaluator("linkability", make, lambda ev: ev.evaluate(n_jobs=1), seed,
+                         blind_baseline=blind_link_rate(len(syn), LINK_NEIGHBOURS))
+
+
+def blind_link_rate(n_synthetic: int, k: int) -> float:
+    """The chance that a blind attacker links a target: two independent uniform draws of ``k`` of the
+    ``n_synthetic`` rows (one per half of the known columns) share a row, 1 - C(n-k, k) / C(n, k).
+
+    anonymeter estimates this by simulation with an unseeded generator, so its baseline changed from call to
+    call; the exact value is what that simulation estimates."""
+    k = min(k, n_synthetic)
+    miss = math.prod((n_synthetic - k - i) / (n_synthetic - i) for i in range(k)) if 2 * k <= n_synthetic else 0.0
+    return 1.0 - miss
 
 
 def inference(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame, aux_cols: list[str], secret: str,
