@@ -33,8 +33,8 @@ def one_run(kind: str, epsilon: str, extra: list[str], out: Path) -> dict:
     else:
         overrides.append("privacy.allow_non_dp=true")
     start = time.perf_counter()
-    result = run(ROOT / "threat_models" / "adult.yaml", out=out, overrides=tuple(overrides),
-                 ledger_path=out / "ledger.sqlite")
+    result = run(ROOT / "threat_models" / "adult.yaml", out=out / "runs", overrides=tuple(overrides),
+                 home=out / "home")
     wall = time.perf_counter() - start
     utility = {u.name: u.value for u in result.utility}
     return {"generator": kind, "epsilon": epsilon if is_dp(kind) else "non-DP",

@@ -61,7 +61,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    inputs = read_inputs(load_threat_model(ADULT))
+    # the attack's own experiment, not a release: a fixed public split is fine here
+    inputs = read_inputs(load_threat_model(ADULT), np.random.default_rng(args.seed))
     start = time.perf_counter()
     isolated, _ = pick_targets(inputs.train, inputs.domain, args.targets, "isolated", args.seed)
     randomly, _ = pick_targets(inputs.train, inputs.domain, args.targets, "random", args.seed)

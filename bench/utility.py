@@ -38,7 +38,8 @@ def _one(kind: str, epsilon: float | None, seed: int, save: str | None, params: 
     from privsynth.evaluation.marginals import mean_tvd, workload_error
     from privsynth.evaluation.ml import tstr_auc
     from privsynth.generators.registry import make_generator
-    from privsynth.privacy.odometer import Odometer
+    from privsynth.privacy.noise import NoiseSource
+from privsynth.privacy.odometer import Odometer
     from privsynth.privacy.private_data import PrivateData
     from privsynth.threat_model import load_threat_model
 
@@ -48,7 +49,7 @@ def _one(kind: str, epsilon: float | None, seed: int, save: str | None, params: 
     test, _ = check_table(read_raw(DATA / "adult_test.csv"), model.data, "adult_test.csv")
     generator = make_generator(kind, params)
     odometer = Odometer.for_epsilon(epsilon if epsilon is not None else 1.0, 1e-9, accountant=generator.accountant)
-    private = PrivateData(train, domain, odometer, seed=seed, allow_non_dp=not generator.is_dp)
+    private = PrivateData(train, domain, odometer, NoiseSource.simulation(seed), allow_non_dp=not generator.is_dp)
     start = time.perf_counter()
     generator.fit(private)
     fit_s = time.perf_counter() - start

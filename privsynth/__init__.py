@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from privsynth._version import __version__
 __all__ = ["load", "run", "ThreatModel", "load_threat_model", "__version__"]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shlex
 import sys
 import time
@@ -136,6 +137,9 @@ def init(
               "and is NOT public until you say so), then the attacker section, then run it")
 
 
+HOME_HELP = "The steward's state folder (budget ledger, noise key); default $PRIVSYNTH_HOME or ~/.privsynth."
+
+
 @app.command()
 def run(
     threat_model: Path = typer.Argument(..., help="Threat model YAML."),
@@ -143,10 +147,14 @@ def run(
     set_: list[str] = typer.Option([], "--set", help="Override a field for this run, e.g. privacy.epsilon=3."),
     device: Optional[str] = typer.Option(None, "--device", help="cuda or cpu for neural generators (same as "
                                          "--set compute.device=...); default: compute.device (auto)."),
-    ledger: Optional[Path] = typer.Option(None, "--ledger", help="Budget ledger file (default: "
-                                          "<output folder>/budget_ledger.sqlite)."),
+    home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP),
+    replay: Optional[Path] = typer.Option(None, "--replay", help="A run's review/private_record.json: reuse its "
+                                          "secret nonce to reproduce that run exactly (same data, same threat model)."),
 ) -> None:
     """Fit, attack, gate and (if every check passes) release a synthetic table.
+
+    Writes OUT/<run>/release/ (the public release: hand out this folder only) and OUT/<run>/review/ (the
+    internal review package).
 
     Example: privsynth run threat_models/adult.yaml --out reports --set privacy.epsilon=3 --device cpu
     """
@@ -159,19 +167,40 @@ def run(
             raise PrivsynthError(f"--device: {device!r} is not cuda or cpu")
         overrides = (*set_, f"compute.device={device}") if device is not None else tuple(set_)
         loaded = load_threat_model(threat_model, overrides)
-        result = run_pipeline(loaded, out=out_dir, reporter=_RichSteps(), command=command, ledger_path=ledger)
+        nonce, rows = (None, None) if replay is None else _replay(replay, loaded)
+        result = run_pipeline(loaded, out=out_dir, reporter=_RichSteps(), command=command, home=home, nonce=nonce,
+                              replay_rows=rows)
     for column, count in {**result.internal["clipped"], **result.internal["mapped_to_fallback"]}.items():
         console.print(f"[yellow]![/] {column}: {count} value(s) outside the public domain were clipped or mapped "
                       "(shown here only, not written to the release)")
     _print_results(result.report)
+    out.print(f"review package (internal, do not share): {result.review_dir}", soft_wrap=True)
     if result.decision.released:
         out.print(f"[bold green]RELEASED[/] {result.release_dir}", soft_wrap=True)
         return
-    out.print(f"[bold red]BLOCKED[/] no synthetic table was written; reasons in {result.run_dir / 'report.html'}",
+    out.print(f"[bold red]BLOCKED[/] no synthetic table was written; reasons in {result.review_dir / 'report.html'}",
               soft_wrap=True)
     for failure in result.decision.failures:
         out.print(f"  - {failure.check}: {failure.reason}", soft_wrap=True)
     raise typer.Exit(EXIT_BLOCKED)
+
+
+def _replay(record_path: Path, loaded: Any) -> tuple[bytes, str]:
+    """The nonce and rows fingerprint of an earlier run, refused unless the threat model is the one that run
+    used (the pipeline refuses other rows): a nonce reused on changed data or settings would give two releases
+    with the same noise, whose difference cancels it."""
+    from privsynth.privacy.noise import parse_nonce
+
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        nonce, sha, rows = record["nonce"], record["threat_model"]["sha256"], record["source"]["rows_fingerprint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise PrivsynthError(f"--replay {record_path}: not a readable private_record.json of a privsynth run (it is "
+                             "in the run's review/ folder)") from None
+    if sha != loaded.model.sha256():
+        raise PrivsynthError(f"--replay {record_path}: the threat model (with its --set overrides) differs from the one "
+                             "that run used; replay it with the same file and the same overrides")
+    return parse_nonce(nonce), str(rows)
 
 
 def _fmt(value: object) -> str:
@@ -203,37 +232,42 @@ def _verdict(passed: Optional[bool]) -> str:
 
 
 @app.command()
-def inspect(path: Path = typer.Argument(..., help="A run folder (or its manifest.json).")) -> None:
-    """Verify a release and print its provenance.
+def inspect(path: Path = typer.Argument(..., help="A release folder, its run folder, or its manifest.json.")) -> None:
+    """Verify a public release and print its provenance (public facts and DP outputs only).
 
-    Example: privsynth inspect reports/adult-20261124T120000Z
+    Example: privsynth inspect reports/adult-20261124T120000Z/release
     """
-    from privsynth.release.load import read_manifest, verify
+    import warnings
+
+    from privsynth.release.load import LegacyReleaseWarning, load, verify
 
     with _errors():
-        folder, manifest = read_manifest(path)
-        status = "blocked (no table)"
-        if manifest["decision"] == "released":
-            verify(folder)
-            status = "released, every file hash verified"
-    privacy = manifest["privacy"]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", LegacyReleaseWarning)
+            frame = load(path)
+        if caught:
+            console.print(f"[yellow]![/] {' '.join(str(caught[0].message).split())}", soft_wrap=True)
+            out.print(f"legacy release {frame.attrs['privsynth'].get('run')}: every file hash verified "
+                      f"({len(frame)} rows); see the warning above")
+            return
+        folder, manifest = verify(path)
+    privacy, dp = manifest.privacy, manifest.dp_outputs
     rows = [
-        ("run", manifest["run"]), ("status", status), ("created (UTC)", manifest["created_utc"]),
-        ("source", f"{manifest['source']['file']} sha256 {manifest['source']['sha256'][:16]}…"),
-        ("threat model", f"{manifest['threat_model']['file']} sha256 {manifest['threat_model']['sha256'][:16]}…"),
-        ("overrides", ", ".join(manifest["threat_model"]["overrides"]) or "none"),
-        ("generator", f"{manifest['generator']['kind']} params {manifest['generator']['params']} "
-                      f"seed {manifest['generator']['seed']} rows {manifest['generator']['rows']}"),
-        ("guarantee", f"{privacy['mechanism']}: epsilon {privacy['epsilon']}, delta {privacy['delta']}"
-         if privacy["dp"] else f"NONE: {privacy['mechanism']}"),
-        ("privsynth", manifest["generator"]["privsynth_version"]),
-        ("command", manifest.get("command") or "–"),
+        ("run", manifest.run), ("status", "released, manifest and every file hash verified"),
+        ("release folder", str(folder)), ("started (UTC)", manifest.started_utc), ("data set", manifest.dataset),
+        ("threat model", f"sha256 {manifest.threat_model.sha256[:16]}… (public parts only)"),
+        ("generator", f"{manifest.generator.kind} params {manifest.generator.params} seed {manifest.generator.seed}"),
+        ("guarantee", f"({privacy.epsilon}, {privacy.delta})-DP per {privacy.unit}: {privacy.mechanism}"
+         if privacy.dp else f"NONE: {privacy.mechanism}"),
+        ("DP outputs", f"{dp.rows} rows; epsilon spent {dp.epsilon_spent}; {len(dp.charges)} charges"),
+        ("not covered", "; ".join(privacy.not_covered)),
+        ("privsynth", manifest.generator.privsynth_version),
     ]
     table = Table(show_header=False)
     for key, value in rows:
         table.add_row(key, str(value))
-    for name, entry in manifest["files"].items():
-        table.add_row(f"file {name}", f"sha256 {entry['sha256'][:16]}… ({entry['bytes']} bytes)")
+    for name, entry in manifest.files.items():
+        table.add_row(f"file {name}", f"sha256 {entry.sha256[:16]}… ({entry.bytes} bytes)")
     out.print(table)
 
 
@@ -243,8 +277,7 @@ def sweep(
     epsilons: str = typer.Option("0.3,1,3,10", "--epsilons", help="Budgets to try, comma-separated."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: output.directory)."),
     set_: list[str] = typer.Option([], "--set", help="Override a field for every point, e.g. attacks.shadow.shadow_runs=20."),
-    ledger: Optional[Path] = typer.Option(None, "--ledger", help="Budget ledger file (default: "
-                                          "<output folder>/budget_ledger.sqlite)."),
+    home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP),
 ) -> None:
     """Run the loop at several budgets without releasing and draw the privacy-utility curve
     (sweep.png, sweep.html). Every point is booked in the budget ledger.
@@ -258,7 +291,7 @@ def sweep(
     with _errors():
         values = parse_epsilons(epsilons)
         result = run_sweep(threat_model, values, out=out_dir, overrides=tuple(set_), reporter=_RichSteps(),
-                           command=command, ledger_path=ledger)
+                           command=command, home=home)
     table = Table(title=f"sweep {result.folder.name}", title_justify="left")
     why = "failed checks, else the closest attack (95% upper end / threshold)"
     for column in ("epsilon", "gate", "tvd_2way", "tstr_auc_gap", why):
@@ -284,42 +317,72 @@ def _why(point: dict) -> str:
 
 
 budget_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
-                         help="The budget ledger: what every run has spent from each source.")
+                         help="The budget ledger: what every run has spent from each registered data set.")
 app.add_typer(budget_app, name="budget")
+dataset_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                          help="Registered data sets: the names runs book their budget against, with fixed totals.")
+app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.command("register")
+def dataset_register(
+    name: str = typer.Argument(..., help="The data set's name (the threat model's data.dataset)."),
+    total_epsilon: Optional[float] = typer.Option(None, "--total-epsilon", help="Cap on the sum of epsilons."),
+    total_delta: Optional[float] = typer.Option(None, "--total-delta", help="Cap on the sum of deltas."),
+    home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP),
+) -> None:
+    """Register a data set with its total budget (or lower the totals of a registered one; raising is refused).
+
+    Example: privsynth dataset register adult --total-epsilon 4 --total-delta 1e-6
+    """
+    from privsynth.privacy.home import StewardHome
+
+    with _errors():
+        for flag, value, upper in (("--total-epsilon", total_epsilon, None), ("--total-delta", total_delta, 1.0)):
+            if value is not None and not (0 < value and (upper is None or value < upper)):
+                raise PrivsynthError(f"{flag} {value:g}: must be positive" + (" and below 1" if upper else ""))
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+            raise PrivsynthError(f"dataset name {name!r}: use letters, digits, '_', '.', '-' (max 64 characters)")
+        dataset = StewardHome.locate(home).ledger().register(name, total_epsilon, total_delta)
+    out.print(f"data set {dataset.name}: total epsilon {_total(dataset.total_epsilon)}, total delta "
+              f"{_total(dataset.total_delta)} (registered {dataset.created_utc})")
+
+
+def _total(value: Optional[float]) -> str:
+    return "uncapped" if value is None else f"{value:g}"
 
 
 @budget_app.command("show")
 def budget_show(
-    source: Optional[str] = typer.Argument(None, help="A source file name or SHA-256 prefix (default: all)."),
-    ledger: Path = typer.Option(Path("reports") / "budget_ledger.sqlite", "--ledger",
-                                help="Budget ledger file (a run's default: <output folder>/budget_ledger.sqlite)."),
+    dataset: Optional[str] = typer.Argument(None, help="A registered data set name (default: all)."),
+    home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP),
 ) -> None:
-    """List each source's spent and remaining budget, then every run booked against it.
+    """List each data set's spent and remaining budget, then every run (attempt) booked against it.
 
-    Example: privsynth budget show adult.csv --ledger reports/budget_ledger.sqlite
+    Example: privsynth budget show adult
     """
-    from privsynth.privacy.ledger import BudgetLedger
+    from privsynth.privacy.home import StewardHome
 
     with _errors():
-        book = BudgetLedger(ledger)
-        budgets, spends = book.budgets(source), book.spends(source)
+        book = StewardHome.locate(home).ledger()
+        budgets, spends = book.budgets(dataset), book.spends(dataset)
     if not budgets:
-        out.print(f"no runs recorded in {ledger}" + (f" for source {source!r}" if source else ""))
+        out.print(f"no data set registered in {book.path}" + (f" named {dataset!r}" if dataset else ""))
         return
-    totals = Table(title=f"budget ledger {ledger}", title_justify="left")
-    for column in ("source", "sha256", "runs", "epsilon spent", "delta spent", "total epsilon", "remaining"):
-        totals.add_column(column, justify="left" if column in ("source", "sha256") else "right")
+    totals = Table(title=f"budget ledger {book.path}", title_justify="left")
+    for column in ("data set", "runs", "epsilon spent", "total epsilon", "remaining", "delta spent", "total delta"):
+        totals.add_column(column, justify="left" if column == "data set" else "right")
     for b in budgets:
-        totals.add_row(b.source_name, b.source_sha256[:12], str(b.runs), _eps(b.epsilon_spent), f"{b.delta_spent:.3g}",
-                       "uncapped" if b.total_epsilon is None else f"{b.total_epsilon:g}",
-                       "–" if b.remaining is None else _eps(b.remaining))
+        totals.add_row(b.dataset.name, str(b.runs), _eps(b.epsilon_spent), _total(b.dataset.total_epsilon),
+                       "–" if b.remaining_epsilon is None else _eps(b.remaining_epsilon), f"{b.delta_spent:.3g}",
+                       _total(b.dataset.total_delta))
     out.print(totals)
-    runs = Table(title="runs", title_justify="left")
-    for column in ("time (UTC)", "source", "release id", "mechanism", "epsilon", "delta", "status"):
+    runs = Table(title="runs (every attempt, released or not)", title_justify="left")
+    for column in ("time (UTC)", "data set", "release id", "mechanism", "epsilon", "delta", "status", "outcome"):
         runs.add_column(column, justify="right" if column in ("epsilon", "delta") else "left")
     for e in spends:
-        runs.add_row(e.created_utc, e.source_name, e.release_id, e.mechanism, _eps(e.epsilon), f"{e.delta:.3g}",
-                     e.status if e.status == "spent" else "reserved (run did not finish)")
+        runs.add_row(e.created_utc, e.dataset, e.release_id, e.mechanism, _eps(e.epsilon), f"{e.delta:.3g}",
+                     e.status if e.status == "spent" else "reserved (run did not finish)", e.outcome or "–")
     out.print(runs)
 
 

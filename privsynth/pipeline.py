@@ -2,12 +2,13 @@
 
 Layers never call each other sideways; this module calls them in order, times each step, and is the only
 place that holds both the private tables and the candidate. The candidate lives in memory until the gate
-releases it: a blocked run writes its report and manifest, and no synthetic table.
+releases it. A released run writes two products: the public release (table and public manifest, only public
+or DP facts) and the internal review package (every attack and utility figure, the private record); a blocked
+run writes its review package and no synthetic table.
 """
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,6 @@ from typing import Any, Callable, ContextManager, Iterator, Protocol
 import numpy as np
 import pandas as pd
 
-from privsynth import __version__
 from privsynth.attacks.audit import empirical_epsilon
 from privsynth.attacks.base import AttackData
 from privsynth.attacks.membership.density import density_membership
@@ -27,9 +27,9 @@ from privsynth.attacks.membership.vulnerable import pick_targets
 from privsynth.attacks.registry import run_attacks
 from privsynth.data.bundled import bundled_table
 from privsynth.data.domain import PublicDomain
-from privsynth.data.fingerprint import sha256_file
+from privsynth.data.fingerprint import rows_fingerprint, sha256_file
 from privsynth.data.io import DomainReport, check_table, read_raw
-from privsynth.data.split import split_positions
+from privsynth.data.split import assign_holdout
 from privsynth.errors import DataError, PrivsynthError, ThreatModelError
 from privsynth.evaluation.comparison import association_matrices, marginal_shares
 from privsynth.evaluation.marginals import marginal_tvd
@@ -37,16 +37,17 @@ from privsynth.evaluation.ml import tstr_auc
 from privsynth.generators.base import Generator
 from privsynth.generators.registry import check_device, is_dp, make_generator
 from privsynth.parallel import compute_client, machine_workers
-from privsynth.privacy.ledger import LEDGER_NAME, BudgetLedger
-from privsynth.privacy.noise_key import key_commitment, load_or_create_noise_key, noise_key_path
+from privsynth.privacy.home import StewardHome
+from privsynth.privacy.ledger import BudgetLedger, Outcome
+from privsynth.privacy.noise import NoiseSource, fresh_nonce
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import PrivateData
-from privsynth.release.bundle import write_run_folder
+from privsynth.release.bundle import RELEASE_DIR, REVIEW_DIR, release_reservation, reserve_run_folder, write_run_folder
 from privsynth.release.gate import decide
-from privsynth.release.load import TABLE_NAME
-from privsynth.release.manifest import MANIFEST_NAME, MANIFEST_VERSION, file_entries, package_versions
-from privsynth.report.html import HTML_REPORT_NAME, render_html
-from privsynth.report.json_report import REPORT_NAME, build_report
+from privsynth.release.manifest import MANIFEST_NAME, PublicManifest, build_manifest
+from privsynth.release.table import CSV_NAME, TABLE_NAME, csv_bytes, parquet_bytes
+from privsynth.report.json_report import build_report
+from privsynth.report.review import private_record, review_files
 from privsynth.results import AttackResult, Decision, Guarantee, UtilityResult
 from privsynth.threat_model import BUNDLED_PREFIX, LoadedThreatModel, ThreatModel, load_threat_model
 
@@ -77,6 +78,8 @@ class _Silent:
 
 @dataclass(frozen=True)
 class Inputs:
+    """The checked private tables and what the steward's private records say about them (never released)."""
+
     train: pd.DataFrame
     holdout: pd.DataFrame
     domain: PublicDomain
@@ -88,18 +91,29 @@ class Inputs:
     train_rows: np.ndarray | None = None
     holdout_rows: np.ndarray | None = None
 
+    @property
+    def rows(self) -> pd.DataFrame:
+        """Every checked row of the source (train and, when split from it, holdout): the ledger's fingerprint."""
+        if self.holdout_rows is None:
+            return self.train
+        return pd.concat([self.train, self.holdout], ignore_index=True)
+
 
 @dataclass(frozen=True)
 class RunResult:
+    """A finished run: where its folder is, the decision, and the documents written (as values)."""
+
     decision: Decision
     run_dir: Path
     release_dir: Path | None
+    review_dir: Path
     report: dict[str, Any]
-    manifest: dict[str, Any]
+    manifest: PublicManifest | None
+    record: dict[str, Any]
     attacks: list[AttackResult]
     utility: list[UtilityResult]
     guarantee: Guarantee
-    #: what the domain check changed: describes private data, so it is shown to the steward, never written
+    #: what the domain check changed: describes private data, so it is shown to the steward, never released
     internal: dict[str, Any] = field(default_factory=dict)
 
 
@@ -121,25 +135,23 @@ def preflight(model: ThreatModel) -> Generator:
     return generator
 
 
-def read_inputs(loaded: LoadedThreatModel) -> Inputs:
+def read_inputs(loaded: LoadedThreatModel, split: np.random.Generator) -> Inputs:
+    """Read and check the source (and holdout) against the public domain. Without a holdout file, every row
+    goes to the holdout by its own draw from ``split``, the run's secret generator (data/split.py)."""
     spec = loaded.model.data
     source = bundled_table(spec.source[len(BUNDLED_PREFIX):]) if spec.source.startswith(BUNDLED_PREFIX) \
         else loaded.resolve(spec.source)
     frame, report = check_table(read_raw(source), spec, str(source))
     domain = PublicDomain(loaded.model.kept_columns, target=spec.target)
-    seed = loaded.model.generator.seed
     if spec.holdout:
         holdout_path = loaded.resolve(spec.holdout)
         holdout, _ = check_table(read_raw(holdout_path), spec, str(holdout_path))
-        train, holdout_sha = frame, sha256_file(holdout_path)
-        train_rows, holdout_rows = np.arange(len(frame)), None
-    else:
-        train_rows, holdout_rows = split_positions(len(frame), spec.holdout_fraction, seed)
-        train = frame.iloc[train_rows].reset_index(drop=True)
-        holdout = frame.iloc[holdout_rows].reset_index(drop=True)
-        holdout_sha = None
-    return Inputs(train, holdout, domain, source.name, sha256_file(source), holdout_sha, report, train_rows,
-                  holdout_rows)
+        return Inputs(frame, holdout, domain, source.name, sha256_file(source), sha256_file(holdout_path), report,
+                      np.arange(len(frame)), None)
+    train_rows, holdout_rows = assign_holdout(len(frame), spec.holdout_fraction, split)
+    train = frame.iloc[train_rows].reset_index(drop=True)
+    holdout = frame.iloc[holdout_rows].reset_index(drop=True)
+    return Inputs(train, holdout, domain, source.name, sha256_file(source), None, report, train_rows, holdout_rows)
 
 
 def attack_tables(train: pd.DataFrame, holdout: pd.DataFrame, model: ThreatModel,
@@ -180,8 +192,8 @@ class ShadowGenerator:
     def __call__(self, train: pd.DataFrame, seed: int) -> pd.DataFrame:
         generator = make_generator(self.kind, self.params)
         generator.device = self.device
-        private = PrivateData(train, self.domain, odometer_for(generator, self.epsilon, self.delta), seed=seed,
-                              allow_non_dp=self.allow_non_dp)
+        private = PrivateData(train, self.domain, odometer_for(generator, self.epsilon, self.delta),
+                              NoiseSource.simulation(seed), allow_non_dp=self.allow_non_dp)
         generator.fit(private)
         return self.domain.cast(generator.sample(self.n_rows, seed=seed))
 
@@ -256,40 +268,43 @@ def membership_attacks(inputs: Inputs, model: ThreatModel, data: AttackData, ref
     return results, positives
 
 
-@contextlib.contextmanager
-def _ledger_entry(ledger: BudgetLedger, inputs: Inputs, model: ThreatModel, release_id: str,
-                  private: PrivateData) -> Iterator[None]:
-    """Reserve the run's epsilon before the fit and settle it with what the fit spent, even when the fit
-    fails (its charges were made before their queries ran, so they count). A blocked run still spent its
-    budget: the model was trained on the private rows whether or not its table is released."""
-    dp = is_dp(model.generator.kind)
-    entry = ledger.reserve(inputs.source_sha256, inputs.source_name, release_id, model.generator.kind,
-                           model.privacy.epsilon if dp else math.inf, model.privacy.delta if dp else 0.0,
-                           model.privacy.total_epsilon)
+@dataclass(frozen=True)
+class Booking:
+    """Where a pass of the loop books its budget: the steward's ledger, and the private facts the entry keeps
+    (the rows' keyed fingerprint, so the same rows cannot be booked under two data set names, and the nonce)."""
 
-    def spent() -> float:
+    ledger: BudgetLedger
+    rows_fingerprint: str | None
+    nonce_hex: str
+    outcome_on_success: Outcome | None = None
+
+
+@contextlib.contextmanager
+def _ledger_entry(booking: Booking, model: ThreatModel, release_id: str, private: PrivateData) -> Iterator[int]:
+    """Reserve the run's epsilon and delta before the fit and settle them with what the fit spent, even when
+    the fit fails (its charges were made before their queries ran, so they count). A blocked run still spent
+    its budget: the model was trained on the private rows whether or not its table is released."""
+    dp = is_dp(model.generator.kind)
+    epsilon, delta = (model.privacy.epsilon, model.privacy.delta) if dp else (math.inf, 1.0)
+    entry = booking.ledger.reserve(model.dataset, release_id, model.generator.kind, epsilon, delta,
+                                   total_epsilon=model.privacy.total_epsilon, total_delta=model.privacy.total_delta,
+                                   rows_fingerprint=booking.rows_fingerprint, nonce=booking.nonce_hex)
+
+    def spent() -> tuple[float, float]:
         if not dp:
-            return math.inf if private.non_dp_access else 0.0
-        return private.odometer.epsilon_spent if private.odometer.charges else 0.0
+            return (math.inf, 1.0) if private.non_dp_access else (0.0, 0.0)
+        return (private.odometer.epsilon_spent, delta) if private.odometer.charges else (0.0, 0.0)
 
     try:
-        yield
+        yield entry
     except BaseException:
-        ledger.settle(entry, spent(), model.privacy.delta if dp else 0.0, model.generator.kind)
+        booking.ledger.settle(entry, *spent(), model.generator.kind, outcome="failed")
         raise
-    ledger.settle(entry, spent(), model.privacy.delta if dp else 0.0, model.generator.kind)
+    booking.ledger.settle(entry, *spent(), model.generator.kind, outcome=booking.outcome_on_success)
 
 
-def _run_name(model: ThreatModel) -> str:
-    return f"{model.name}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
-
-
-def _free_name(out_dir: Path, name: str) -> str:
-    candidate, attempt = name, 0
-    while (out_dir / candidate).exists():
-        attempt += 1
-        candidate = f"{name}-{attempt}"
-    return candidate
+def _run_name(model: ThreatModel, started: datetime) -> str:
+    return f"{model.name}-{started.strftime('%Y%m%dT%H%M%SZ')}"
 
 
 @dataclass(frozen=True)
@@ -309,9 +324,8 @@ class Evaluation:
     decision: Decision
     comparison: dict[str, Any]
     ledger: dict[str, Any] | None
+    ledger_entry: int
     timings: dict[str, float]
-    #: SHA-256 of the steward's secret noise key (the key itself never leaves the output folder's top level)
-    noise_key_sha256: str
 
 
 def report_columns(model: ThreatModel, limit: int = 8) -> list[str]:
@@ -324,14 +338,14 @@ def report_columns(model: ThreatModel, limit: int = 8) -> list[str]:
 def evaluate(
     loaded: LoadedThreatModel,
     name: str,
-    ledger: BudgetLedger,
+    booking: Booking,
+    noise: NoiseSource,
+    inputs: Inputs,
     reporter: StepReporter | None = None,
-    inputs: Inputs | None = None,
-    noise_key: bytes | None = None,
 ) -> Evaluation:
-    """One pass of the loop without writing anything: fit (booked in ``ledger`` under ``name``), sample,
-    attack, measure, judge. ``run`` writes its outcome; ``privsynth sweep`` compares several. The fit's noise
-    is keyed by ``noise_key`` (default: the key beside the ledger, see privacy/noise_key.py)."""
+    """One pass of the loop without writing anything: fit (booked under ``name``), sample, attack, measure,
+    judge. Every DP noise draw of the fit comes from ``noise`` (the steward's key and the run's nonce).
+    ``run`` writes its outcome; ``privsynth sweep`` compares several."""
     model = loaded.model
     reporter = reporter or _Silent()
     timings: dict[str, float] = {}
@@ -344,15 +358,11 @@ def evaluate(
         timings[label] = time.perf_counter() - start
 
     generator = preflight(model)
-    if inputs is None:
-        with step("read"):
-            inputs = read_inputs(loaded)
+    if noise.simulated:
+        raise PrivsynthError("a fit whose output may be released must draw its noise from a secret source")
     odometer = odometer_for(generator, model.privacy.epsilon, model.privacy.delta)
-    if noise_key is None:
-        noise_key = load_or_create_noise_key(noise_key_path(ledger.path.parent))
-    private = PrivateData(inputs.train, inputs.domain, odometer, seed=model.generator.seed,
-                          allow_non_dp=model.privacy.allow_non_dp, noise_key=noise_key)
-    with step("fit"), _ledger_entry(ledger, inputs, model, name, private):
+    private = PrivateData(inputs.train, inputs.domain, odometer, noise, allow_non_dp=model.privacy.allow_non_dp)
+    with step("fit"), _ledger_entry(booking, model, name, private) as entry:
         generator.fit(private, progress=reporter.progress)
     guarantee = generator.guarantee_
     if guarantee.dp and private.non_dp_access:
@@ -379,17 +389,27 @@ def evaluate(
     attacks, utility, decision = decide(attacks, utility, model.gates, nulls, positives,
                                         claimed_epsilon=guarantee.epsilon if guarantee.dp else None)
     return Evaluation(loaded, name, inputs, guarantee, odometer, candidate, n_rows, attacks, utility, decision,
-                      comparison, _ledger_standing(ledger, inputs.source_sha256), timings, key_commitment(noise_key))
+                      comparison, _ledger_standing(booking.ledger, model.dataset), entry, timings)
 
 
-def _ledger_standing(ledger: BudgetLedger, source_sha256: str) -> dict[str, Any] | None:
-    """The source's budget after this run, for the report: spent, declared total, remaining, runs."""
-    standing = ledger.budgets(source_sha256)
+def _ledger_standing(ledger: BudgetLedger, dataset: str) -> dict[str, Any] | None:
+    """The data set's budget after this run, for the review: spent, registered totals, remaining, runs."""
+    standing = ledger.budgets(dataset)
     if not standing:
         return None
     b = standing[0]
-    return {"ledger": str(ledger.path), "runs": b.runs, "epsilon_spent": b.epsilon_spent,
-            "total_epsilon": b.total_epsilon, "remaining": b.remaining}
+    return {"ledger": str(ledger.path), "dataset": dataset, "runs": b.runs, "epsilon_spent": b.epsilon_spent,
+            "delta_spent": b.delta_spent, "total_epsilon": b.dataset.total_epsilon,
+            "total_delta": b.dataset.total_delta, "remaining": b.remaining_epsilon}
+
+
+def prepare(loaded: LoadedThreatModel, home: StewardHome, noise: NoiseSource,
+            reporter: StepReporter | None = None) -> tuple[Inputs, str]:
+    """Preflight, read and split the data, and fingerprint its rows under the steward's key."""
+    preflight(loaded.model)
+    with (reporter or _Silent()).step("read"):
+        inputs = read_inputs(loaded, noise.generator("split"))
+    return inputs, rows_fingerprint(inputs.rows, home.noise_key())
 
 
 def run(
@@ -398,90 +418,92 @@ def run(
     overrides: tuple[str, ...] = (),
     reporter: StepReporter | None = None,
     command: str | None = None,
-    ledger_path: str | Path | None = None,
+    home: str | Path | None = None,
+    nonce: bytes | None = None,
+    replay_rows: str | None = None,
+    started: datetime | None = None,
 ) -> RunResult:
     """Run the whole loop once. Raises PrivsynthError on bad input; a blocked run is a normal return.
 
-    The fit is booked in the budget ledger (``ledger_path``, default ``<output folder>/budget_ledger.sqlite``)
-    before it starts, and refused there when the source's ``privacy.total_epsilon`` would be exceeded."""
+    The fit is booked in the steward's ledger (``home``, default ``$PRIVSYNTH_HOME`` or ``~/.privsynth``)
+    before it starts, and refused there when the data set's registered totals would be exceeded. Every run
+    draws a fresh secret ``nonce`` from the operating system; passing one (``--replay`` of a private record)
+    reproduces that run's noise exactly, given the same key. Never pass the nonce of one run to a run on other
+    rows or other settings whose output is released: the two outputs would share their noise. The CLI's
+    ``--replay`` passes ``replay_rows`` (the earlier run's rows fingerprint), and other rows are refused.
+    ``started`` (default: now) names the run and is its public start time."""
     loaded = threat_model if isinstance(threat_model, LoadedThreatModel) else load_threat_model(threat_model, overrides)
     model = loaded.model
+    steward = StewardHome.locate(home)
     out_dir = Path(out) if out is not None else Path(model.output.directory)
-    name = _free_name(out_dir, _run_name(model))
-    ledger = BudgetLedger(ledger_path if ledger_path is not None else out_dir / LEDGER_NAME)
-    ev = evaluate(loaded, name, ledger, reporter)
-    timings, decision, candidate = dict(ev.timings), ev.decision, ev.candidate
-    release_dir = (out_dir / name).resolve() if decision.released else None
-    manifest: dict[str, Any] = {}
-    report: dict[str, Any] = {}
-
-    def write_table(fmt: str) -> Callable[[Path], None]:
-        if fmt == "parquet":
-            return lambda path: candidate.to_parquet(path, index=False)
-        return lambda path: candidate.to_csv(path, index=False)
-
-    table_writers = {TABLE_NAME if f == "parquet" else "synthetic.csv": write_table(f) for f in model.output.formats} \
-        if decision.released else {}
-    if decision.released and TABLE_NAME not in table_writers:
-        table_writers[TABLE_NAME] = write_table("parquet")  # analysts' load() reads Parquet
-
-    def finish(folder: Path) -> dict[str, Callable[[Path], None]]:
-        report.update(build_report(
-            run_name=name, release_dir=None if release_dir is None else str(release_dir), decision=decision,
-            guarantee=ev.guarantee, attacks=ev.attacks, utility=ev.utility, timings=timings,
-            threat_model_name=model.name, generator_kind=model.generator.kind, overrides=loaded.overrides,
-            epsilon_budget=model.privacy.epsilon, ledger=ev.ledger, comparison=ev.comparison))
-        (folder / REPORT_NAME).write_text(json.dumps(report, indent=2, default=_json_default))
-        manifest.update(_manifest(name, loaded, ev.inputs, ev.guarantee, ev.odometer, ev.attacks, ev.utility,
-                                  decision, ev.n_rows, command, file_entries(folder, [*table_writers, REPORT_NAME])))
-        manifest["privacy"]["noise_key_sha256"] = ev.noise_key_sha256
-        (folder / HTML_REPORT_NAME).write_text(render_html(report, manifest), encoding="utf-8")
-        manifest["files"].update(file_entries(folder, [HTML_REPORT_NAME]))
-        return {MANIFEST_NAME: lambda path: path.write_text(json.dumps(manifest, indent=2, default=_json_default))}
-
-    start = time.perf_counter()
-    with (reporter or _Silent()).step("write"):
-        run_dir = write_run_folder(out_dir, name, table_writers, after_files=finish)
-    timings["write"] = time.perf_counter() - start
-    report["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    steward.check_outside(out_dir)
+    key = steward.noise_key()
+    nonce = fresh_nonce() if nonce is None else nonce
+    noise = NoiseSource.secret(key, nonce)
+    started = (started or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+    inputs, fingerprint = prepare(loaded, steward, noise, reporter)
+    if replay_rows is not None and replay_rows != fingerprint:
+        raise PrivsynthError("--replay: these are not the rows of the run being replayed (their keyed fingerprint "
+                             "differs); replaying its noise on other rows would undo the guarantee, so it is refused")
+    run_dir = reserve_run_folder(out_dir, _run_name(model, started))
+    try:
+        ev = evaluate(loaded, run_dir.name, Booking(steward.ledger(), fingerprint, nonce.hex()), noise, inputs,
+                      reporter)
+        start = time.perf_counter()
+        with (reporter or _Silent()).step("write"):
+            documents = RunDocuments.build(ev, started, nonce, key, fingerprint, command)
+            write_run_folder(run_dir, documents.files)
+    except BaseException:
+        release_reservation(run_dir)
+        raise
+    steward.ledger().record_outcome(ev.ledger_entry, ev.decision.label)
+    documents.report["timings"]["write"] = round(time.perf_counter() - start, 3)
     internal = {"clipped": dict(ev.inputs.domain_report.clipped),
                 "mapped_to_fallback": dict(ev.inputs.domain_report.mapped_to_fallback)}
-    return RunResult(decision, run_dir, run_dir if decision.released else None, report, manifest, ev.attacks,
+    return RunResult(ev.decision, run_dir, run_dir / RELEASE_DIR if ev.decision.released else None,
+                     run_dir / REVIEW_DIR, documents.report, documents.manifest, documents.record, ev.attacks,
                      ev.utility, ev.guarantee, internal)
 
 
-def _manifest(name: str, loaded: LoadedThreatModel, inputs: Inputs, guarantee: Guarantee, odometer: Odometer,
-              attacks: list[AttackResult], utility: list[UtilityResult], decision: Decision, n_rows: int,
-              command: str | None, files: dict[str, Any]) -> dict[str, Any]:
-    model = loaded.model
-    return {
-        "privsynth_manifest": MANIFEST_VERSION,
-        "run": name,
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "decision": decision.label,
-        "failed_checks": [{"check": f.check, "reason": f.reason} for f in decision.failures],
-        "source": {"file": inputs.source_name, "sha256": inputs.source_sha256,
-                   "holdout_sha256": inputs.holdout_sha256},
-        "threat_model": {"file": loaded.path.name, "sha256": model.sha256(), "overrides": list(loaded.overrides),
-                         "document": model.model_dump(mode="json")},
-        "generator": {"kind": model.generator.kind, "params": model.generator.params, "seed": model.generator.seed,
-                      "rows": n_rows, "privsynth_version": __version__, "packages": package_versions()},
-        "privacy": {**guarantee.to_dict(), "epsilon_budget": model.privacy.epsilon,
-                    "charges": [{"label": c.label, "mechanism": c.mechanism, "rho": c.rho} for c in odometer.charges]},
-        "attacks": [a.to_dict() for a in attacks],
-        "utility": [u.to_dict() for u in utility],
-        "command": command,
-        "files": files if decision.released else {k: v for k, v in files.items() if not k.startswith("synthetic")},
-    }
+@dataclass(frozen=True)
+class RunDocuments:
+    """Every file of a run folder, computed as values before anything is written: the public release (table and
+    manifest, released runs only) and the internal review package."""
+
+    manifest: PublicManifest | None
+    report: dict[str, Any]
+    record: dict[str, Any]
+    files: dict[str, bytes]
+
+    @classmethod
+    def build(cls, ev: Evaluation, started: datetime, nonce: bytes, key: bytes, fingerprint: str,
+              command: str | None) -> "RunDocuments":
+        model = ev.loaded.model
+        files: dict[str, bytes] = {}
+        manifest = None
+        if ev.decision.released:
+            tables = {TABLE_NAME: parquet_bytes(ev.candidate, ev.name, model.dataset, model.generator.kind)}
+            if "csv" in model.output.formats:
+                tables[CSV_NAME] = csv_bytes(ev.candidate)
+            manifest = build_manifest(run=ev.name, started_utc=_iso(started), dataset=model.dataset,
+                                      threat_model=model, guarantee=ev.guarantee, charges=ev.odometer.charges,
+                                      rows=ev.n_rows, files=tables)
+            files.update({f"{RELEASE_DIR}/{n}": b for n, b in tables.items()})
+            files[f"{RELEASE_DIR}/{MANIFEST_NAME}"] = manifest.to_json().encode()
+        report = build_report(
+            run_name=ev.name, decision=ev.decision, guarantee=ev.guarantee, attacks=ev.attacks, utility=ev.utility,
+            timings=ev.timings, threat_model_name=model.name, generator_kind=model.generator.kind,
+            overrides=ev.loaded.overrides, epsilon_budget=model.privacy.epsilon, ledger=ev.ledger,
+            comparison=ev.comparison, charges=[{"label": c.label, "mechanism": c.mechanism, "rho": c.rho} for c in ev.odometer.charges], rows=ev.n_rows,
+            domain_report=ev.inputs.domain_report)
+        record = private_record(
+            run=ev.name, started_utc=_iso(started), dataset=model.dataset, nonce=nonce, key=key,
+            loaded=ev.loaded, source=ev.inputs.source_name, source_sha256=ev.inputs.source_sha256,
+            holdout_sha256=ev.inputs.holdout_sha256, rows_fingerprint=fingerprint, command=command,
+            ledger=ev.ledger, ledger_entry=ev.ledger_entry, manifest=manifest)
+        files.update({f"{REVIEW_DIR}/{n}": b for n, b in review_files(report, record, manifest).items()})
+        return cls(manifest, report, record, files)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (np.ndarray, tuple, set)):
-        return list(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")

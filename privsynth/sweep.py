@@ -2,9 +2,11 @@
 
 A steward picks epsilon by looking at utility and every attack's risk side by side. Each point is a full
 pass of the pipeline (fit, attacks, utility, gate) whose candidate table is dropped; the sweep folder holds
-sweep.json, sweep.png and sweep.html only. Looking at results computed from the private table is itself a
-use of it, so every point is booked in the budget ledger like a run: a sweep over 0.3, 1, 3 and 10 spends
-14.3 from the source's total, and it is refused up front when that does not fit.
+only an internal review package (``review/``: sweep.json, sweep.png, sweep.html): its figures are computed
+from the private rows without noise, so it is never published. Looking at results computed from the private
+table is itself a use of it, so every point is booked in the budget ledger like a run, with its own fresh
+nonce: a sweep over 0.3, 1, 3 and 10 spends 14.3 from the data set's total, and it is refused up front when
+that does not fit.
 
 The points are independent, so they run side by side as dask tasks (``privsynth.parallel``: one worker per
 core, or the threat model's ``compute`` cluster), and each point's own shadow fits then run inside its task.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,11 +26,13 @@ from typing import Any, Sequence
 
 from privsynth.errors import BudgetExceeded, PrivsynthError
 from privsynth.parallel import SYNCHRONOUS, compute_client, machine_workers, map_tasks
-from privsynth.pipeline import Inputs, StepReporter, evaluate, preflight, read_inputs
-from privsynth.privacy.ledger import LEDGER_NAME, BudgetLedger
-from privsynth.privacy.noise_key import load_or_create_noise_key, noise_key_path
-from privsynth.release.bundle import write_run_folder
-from privsynth.report.html import render_sweep_html, reproduce_command
+from privsynth.pipeline import Booking, Inputs, StepReporter, evaluate, prepare
+from privsynth.privacy.home import StewardHome
+from privsynth.privacy.ledger import BudgetLedger
+from privsynth.privacy.noise import NoiseSource, fresh_nonce
+from privsynth.release.bundle import REVIEW_DIR, release_reservation, reserve_run_folder, write_run_folder
+from privsynth.report.html import render_sweep_html
+from privsynth.report.json_report import INTERNAL_NOTICE
 from privsynth.report.plots import sweep_chart
 from privsynth.threat_model import LoadedThreatModel, load_threat_model
 
@@ -73,20 +78,43 @@ def sweep(
     overrides: tuple[str, ...] = (),
     reporter: StepReporter | None = None,
     command: str | None = None,
-    ledger_path: str | Path | None = None,
+    home: str | Path | None = None,
 ) -> SweepResult:
     loaded = load_threat_model(threat_model, overrides)
     model = loaded.model
-    preflight(model)
+    steward = StewardHome.locate(home)
     out_dir = Path(out) if out is not None else Path(model.output.directory)
-    name = f"{model.name}-sweep-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
-    ledger = BudgetLedger(ledger_path if ledger_path is not None else out_dir / LEDGER_NAME)
-    inputs = read_inputs(loaded)
-    _check_budget(ledger, inputs.source_sha256, inputs.source_name, sum(epsilons), model.privacy.total_epsilon)
-    noise_key = load_or_create_noise_key(noise_key_path(ledger.path.parent))
-    path = Path(threat_model).resolve()
-    specs = [_PointSpec(path, tuple(overrides), epsilon, f"{name}-eps{epsilon:g}", ledger.path, inputs, noise_key)
-             for epsilon in epsilons]
+    steward.check_outside(out_dir)
+    key, split_nonce = steward.noise_key(), fresh_nonce()
+    inputs, fingerprint = prepare(loaded, steward, NoiseSource.secret(key, split_nonce), reporter)
+    ledger = steward.ledger()
+    _check_budget(ledger, model.dataset, sum(epsilons), model.privacy.total_epsilon)
+    folder = reserve_run_folder(out_dir, f"{model.name}-sweep-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}")
+    try:
+        path = Path(threat_model).resolve()
+        specs = [_PointSpec(path, tuple(overrides), epsilon, f"{folder.name}-eps{epsilon:g}", ledger.path, inputs,
+                            key, fresh_nonce(), fingerprint) for epsilon in epsilons]
+        points = _evaluate_points(specs, model, reporter)
+        document = {"notice": INTERNAL_NOTICE, "sweep": folder.name, "threat_model": model.name,
+                    "dataset": model.dataset, "generator": model.generator.kind, "epsilons": list(epsilons),
+                    "points": points, "command": command or _command(loaded, epsilons), "ledger": str(ledger.path),
+                    "epsilon_booked": sum(epsilons),
+                    "private": {"split_nonce": split_nonce.hex(), "rows_fingerprint": fingerprint,
+                                "point_nonces": {f"{spec.epsilon:g}": spec.nonce.hex() for spec in specs}}}
+        png = sweep_chart(points)
+        write_run_folder(folder, {
+            f"{REVIEW_DIR}/{SWEEP_JSON}": json.dumps(document, indent=2).encode(),
+            f"{REVIEW_DIR}/{SWEEP_PNG}": png,
+            f"{REVIEW_DIR}/{SWEEP_HTML}": render_sweep_html(document, png).encode("utf-8"),
+        })
+    except BaseException:
+        release_reservation(folder)
+        raise
+    return SweepResult(folder, points)
+
+
+def _evaluate_points(specs: list["_PointSpec"], model: Any, reporter: StepReporter | None) -> list[dict[str, Any]]:
+    """One after another in this process, or side by side as dask tasks (each point's shadow fits inside it)."""
     workers = min(len(specs), model.compute.workers or machine_workers())
     if model.compute.scheduler == SYNCHRONOUS or (workers == 1 and model.compute.scheduler is None):
         points = []
@@ -94,24 +122,13 @@ def sweep(
             if reporter is not None:
                 reporter.progress(f"epsilon {spec.epsilon:g}")
             points.append(_evaluate_point(spec, reporter))
-    else:
-        parallel = [replace(spec, inner_overrides=(f"compute.scheduler={SYNCHRONOUS}",)) for spec in specs]
-        if reporter is not None:
-            reporter.progress(f"{len(specs)} budgets on {workers} worker(s), each point's shadow fits inside it")
-        done = (lambda n, total: reporter.progress(f"{n}/{total} budgets evaluated")) if reporter is not None else None
-        with compute_client(model.compute.scheduler, workers) as client:
-            points = map_tasks(_evaluate_point, parallel, client, retries=1, progress=done,
-                               label="sweep-point").results
-    document = {"sweep": name, "threat_model": model.name, "generator": model.generator.kind,
-                "epsilons": list(epsilons), "points": points, "command": command or _command(loaded, epsilons),
-                "ledger": str(ledger.path), "epsilon_booked": sum(epsilons)}
-    png = sweep_chart(points)
-    folder = write_run_folder(out_dir, name, {
-        SWEEP_JSON: lambda p: p.write_text(json.dumps(document, indent=2)),
-        SWEEP_PNG: lambda p: p.write_bytes(png),
-        SWEEP_HTML: lambda p: p.write_text(render_sweep_html(document, png), encoding="utf-8"),
-    })
-    return SweepResult(folder, points)
+        return points
+    parallel = [replace(spec, inner_overrides=(f"compute.scheduler={SYNCHRONOUS}",)) for spec in specs]
+    if reporter is not None:
+        reporter.progress(f"{len(specs)} budgets on {workers} worker(s), each point's shadow fits inside it")
+    done = (lambda n, total: reporter.progress(f"{n}/{total} budgets evaluated")) if reporter is not None else None
+    with compute_client(model.compute.scheduler, workers) as client:
+        return map_tasks(_evaluate_point, parallel, client, retries=1, progress=done, label="sweep-point").results
 
 
 @dataclass(frozen=True)
@@ -126,27 +143,34 @@ class _PointSpec:
     ledger_path: Path
     inputs: Inputs
     noise_key: bytes
+    nonce: bytes
+    rows_fingerprint: str
     inner_overrides: tuple[str, ...] = ()
 
 
 def _evaluate_point(spec: _PointSpec, reporter: StepReporter | None = None) -> dict[str, Any]:
     loaded = load_threat_model(spec.threat_model,
                                (*spec.overrides, *spec.inner_overrides, f"privacy.epsilon={spec.epsilon}"))
-    ev = evaluate(loaded, spec.name, BudgetLedger(spec.ledger_path), reporter, inputs=spec.inputs,
-                  noise_key=spec.noise_key)
+    booking = Booking(BudgetLedger(spec.ledger_path), spec.rows_fingerprint, spec.nonce.hex(), "swept")
+    ev = evaluate(loaded, spec.name, booking, NoiseSource.secret(spec.noise_key, spec.nonce), spec.inputs, reporter)
     return _point(spec.epsilon, ev)
 
 
-def _check_budget(ledger: BudgetLedger, sha: str, source: str, wanted: float, total: float | None) -> None:
-    if total is None:
+def _check_budget(ledger: BudgetLedger, dataset: str, wanted: float, declared: float | None) -> None:
+    standing = ledger.budgets(dataset)
+    registered = standing[0].dataset.total_epsilon if standing else None
+    totals = [t for t in (registered, declared) if t is not None]
+    if not totals:
         return
-    spent = sum(b.epsilon_spent for b in ledger.budgets(sha))
+    total, spent = min(totals), standing[0].epsilon_spent if standing else 0.0
     if spent + wanted > total * (1 + 1e-9):
-        raise BudgetExceeded(f"source {source}: the sweep books epsilon {wanted:g} (the sum of its points) but only "
-                             f"{max(0.0, total - spent):.4g} of privacy.total_epsilon {total:g} is left (ledger "
+        raise BudgetExceeded(f"dataset {dataset!r}: the sweep books epsilon {wanted:g} (the sum of its points) but only "
+                             f"{max(0.0, total - spent):.4g} of its total epsilon {total:g} is left (ledger "
                              f"{ledger.path}); sweep fewer or smaller epsilons, or sweep on a public proxy table")
 
 
 def _command(loaded: LoadedThreatModel, epsilons: Sequence[float]) -> str:
-    base = reproduce_command({"threat_model": {"file": loaded.path.name, "overrides": list(loaded.overrides)}})
-    return base.replace("privsynth run", "privsynth sweep", 1) + " --epsilons " + ",".join(f"{e:g}" for e in epsilons)
+    parts = ["privsynth", "sweep", f"threat_models/{loaded.path.name}", "--epsilons", ",".join(f"{e:g}" for e in epsilons)]
+    for override in loaded.overrides:
+        parts += ["--set", override]
+    return " ".join(shlex.quote(p) for p in parts)

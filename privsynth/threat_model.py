@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from privsynth.errors import ThreatModelError
 
 BUNDLED_PREFIX = "bundled:"
+#: what a public document shows in place of a path on the steward's machine
+PRIVATE_PLACEHOLDER = "(private)"
 
 
 class _Strict(BaseModel):
@@ -91,6 +93,10 @@ ColumnSpec = Annotated[Union[NumericColumn, CategoricalColumn], Field(discrimina
 
 class DataSpec(_Strict):
     source: str = Field(description="Path to a CSV or Parquet file (relative to the YAML), or 'bundled:adult'.")
+    dataset: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="The registered name of the data set in the budget ledger (default: the threat model's name). "
+        "Every run of the same data must use the same name: budgets are booked against it, not against a file.")
     holdout: str | None = Field(default=None, description="Optional separate holdout file (same columns).")
     holdout_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
     drop_columns: list[str] = Field(default_factory=list)
@@ -113,14 +119,20 @@ class PrivacySpec(_Strict):
     delta: float = Field(default=1e-9, gt=0.0, lt=1.0)
     allow_non_dp: bool = Field(default=False, description="Permit generators without a DP guarantee.")
     total_epsilon: float | None = Field(
-        default=None, gt=0.0, description="Budget for ALL runs from this source (keyed by the source file's "
-        "SHA-256 in the budget ledger): a run whose epsilon would bring the ledger's spend above it is refused "
-        "before training. null: runs are recorded in the ledger but not capped.")
+        default=None, gt=0.0, description="Budget for ALL runs of the data set (data.dataset) in the steward's "
+        "ledger, fixed when the data set is first registered: a later run may lower it, never raise it. A run whose "
+        "epsilon would bring the spend above it is refused before training. null: the registered total applies "
+        "(uncapped if none was ever declared).")
+    total_delta: float | None = Field(
+        default=None, gt=0.0, lt=1.0, description="Cap on the sum of the deltas of all runs of the data set, "
+        "registered like total_epsilon.")
 
     @model_validator(mode="after")
     def _run_within_total(self) -> "PrivacySpec":
         if self.total_epsilon is not None and self.epsilon > self.total_epsilon:
             raise ValueError(f"epsilon ({self.epsilon:g}) exceeds total_epsilon ({self.total_epsilon:g})")
+        if self.total_delta is not None and self.delta > self.total_delta:
+            raise ValueError(f"delta ({self.delta:g}) exceeds total_delta ({self.total_delta:g})")
         return self
 
 
@@ -253,8 +265,23 @@ class ThreatModel(_Strict):
         return {n: c for n, c in self.data.columns.items() if n not in self.data.drop_columns}
 
     @property
+    def dataset(self) -> str:
+        """The data set's name in the budget ledger."""
+        return self.data.dataset or self.name
+
+    @property
     def unconfirmed_columns(self) -> list[str]:
         return [n for n, c in self.data.columns.items() if not c.confirmed]
+
+    def public_document(self) -> dict[str, Any]:
+        """The threat model as a public release may show it: the source and holdout paths (which name files on
+        the steward's machine) and shadow target row numbers (which name source rows) are taken out."""
+        document = self.model_dump(mode="json")
+        document["data"]["source"] = PRIVATE_PLACEHOLDER
+        if document["data"]["holdout"] is not None:
+            document["data"]["holdout"] = PRIVATE_PLACEHOLDER
+        document["attacks"]["shadow"]["target_rows"] = []
+        return document
 
     def canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))

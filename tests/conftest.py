@@ -20,14 +20,23 @@ ADULT_YAML = ROOT / "threat_models" / "adult.yaml"
 TEST_NOISE_KEY = bytes(range(32))
 
 
+#: the tests' run nonce, for the tests that must reproduce a run exactly; a real run draws a fresh one
+TEST_NONCE = bytes(range(32, 64))
+
+
 def pytest_configure(config):
+    """A steward's state folder of the test session's own (ledger), outside every output folder, holding the
+    fixed test key; the notebooks' kernels inherit both variables."""
     import os
     import tempfile
 
-    from privsynth.privacy.noise_key import NOISE_KEY_ENV
+    from privsynth.privacy.home import HOME_ENV
+    from privsynth.privacy.noise import NOISE_KEY_ENV
 
+    home = Path(tempfile.mkdtemp(prefix="privsynth-test-home-"))
+    os.environ.setdefault(HOME_ENV, str(home))
     if NOISE_KEY_ENV not in os.environ:
-        path = Path(tempfile.mkdtemp(prefix="privsynth-test-key-")) / "noise-key"
+        path = home / "test-noise-key"
         path.write_bytes(TEST_NOISE_KEY)
         path.chmod(0o600)
         os.environ[NOISE_KEY_ENV] = str(path)
@@ -116,7 +125,7 @@ def pipeline_runs(tmp_path_factory, small_adult_csv):
 
 @pytest.fixture
 def released_run(pipeline_runs, tmp_path):
-    """A private copy of the released run folder (tests may tamper with it)."""
+    """A private copy of the released run folder, release/ and review/ (tests may tamper with it)."""
     import shutil
 
     released, _ = pipeline_runs

@@ -20,10 +20,11 @@ def test_run_releases_and_load_verifies(tmp_path, write_threat_model):
     result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "RELEASED" in result.output and "membership_distance_auc" in result.output
-    (release,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]  # the budget ledger sits beside the runs
-    frame = privsynth.load(release)
+    (run_dir,) = list((tmp_path / "out").iterdir())  # the ledger and key live in the steward's home, not here
+    assert "RELEASED" in result.output and str(run_dir / "release") in "".join(result.output.split())
+    frame = privsynth.load(run_dir / "release")
     assert len(frame) > 1000 and frame.attrs["privsynth"]["generator"]["kind"] == "mst"
-    inspected = runner.invoke(app, ["inspect", str(release)])
+    inspected = runner.invoke(app, ["inspect", str(run_dir / "release")])
     assert inspected.exit_code == 0 and "every file hash verified" in inspected.output
 
 
@@ -33,11 +34,11 @@ def test_aim_run_shows_each_round_and_records_its_guarantee(tmp_path, write_thre
                                  "--set", "generator.params={max_rounds: 4, round_iters: 20, final_iters: 50}"])
     assert result.exit_code == 3, result.output  # blocked on purpose: the test is about the fit, not the gate
     assert "round 1: measured" in result.output and "rho left" in result.output
-    (run_dir,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]  # the budget ledger sits beside the runs
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["generator"]["kind"] == "aim" and manifest["privacy"]["mechanism"].startswith("AIM")
-    assert 1 <= manifest["privacy"]["details"]["rounds"] <= 4
-    assert sum(c["rho"] for c in manifest["privacy"]["charges"]) <= manifest["privacy"]["details"]["rho"] * (1 + 1e-9)
+    (run_dir,) = list((tmp_path / "out").iterdir())
+    report = json.loads((run_dir / "review" / "report.json").read_text())
+    assert report["generator"] == "aim" and report["privacy"]["mechanism"].startswith("AIM")
+    assert 1 <= report["privacy"]["details"]["rounds"] <= 4
+    assert sum(c["rho"] for c in report["privacy"]["charges"]) <= report["privacy"]["details"]["rho"] * (1 + 1e-9)
 
 
 def test_blocked_run_exits_3_and_leaves_no_table(tmp_path, write_threat_model):
@@ -45,9 +46,10 @@ def test_blocked_run_exits_3_and_leaves_no_table(tmp_path, write_threat_model):
                                  "--set", "gates.tvd_2way=0.001"])
     assert result.exit_code == 3, result.output
     assert "BLOCKED" in result.output and "tvd_2way" in result.output
-    (run_dir,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]  # the budget ledger sits beside the runs
-    assert sorted(p.name for p in run_dir.iterdir()) == ["manifest.json", "report.html", "report.json"]
-    report = json.loads((run_dir / "report.json").read_text())
+    (run_dir,) = list((tmp_path / "out").iterdir())
+    assert sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*")) == \
+        ["review", "review/README.txt", "review/private_record.json", "review/report.html", "review/report.json"]
+    report = json.loads((run_dir / "review" / "report.json").read_text())
     assert report["decision"] == "blocked" and report["release_dir"] is None
     assert any(f["check"] == "tvd_2way" for f in report["failed_checks"])
     assert report["overrides"] == ["gates.tvd_2way=0.001"]
@@ -59,8 +61,8 @@ def test_non_dp_baseline_runs_with_consent_and_says_so(tmp_path, write_threat_mo
                                  "--set", "generator.params={}"])
     assert result.exit_code in (0, 3), result.output
     assert "NONE (non-DP baseline)" in result.output
-    (run_dir,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]  # the budget ledger sits beside the runs
-    report = json.loads((run_dir / "report.json").read_text())
+    (run_dir,) = list((tmp_path / "out").iterdir())
+    report = json.loads((run_dir / "review" / "report.json").read_text())
     assert report["privacy"]["dp"] is False and report["privacy"]["epsilon"] is None
 
 
@@ -88,10 +90,16 @@ def test_release_contains_no_source_record(tmp_path, write_threat_model, small_a
     """DP_PITFALLS: no run folder keeps raw training rows. No line of the source CSV appears in any file."""
     path = write_threat_model(gates__attribute_inference=0.6, gates__tvd_2way=0.4, gates__tvd_1way=0.2,
                               gates__tstr_auc_gap=0.35, gates__singling_out_multivariate=0.3)
-    runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "out")]).exit_code == 0
+    (run_dir,) = list((tmp_path / "out").iterdir())
+    assert len(pd.read_parquet(run_dir / "release" / "synthetic.parquet")) > 1000
     source_rows = set(pd.read_csv(small_adult_csv, dtype=str, keep_default_na=False)
                       .astype(str).agg(",".join, axis=1))
     for file in (tmp_path / "out").rglob("*"):
-        if file.suffix in (".json", ".csv"):
+        if file.suffix in (".json", ".csv", ".html", ".txt"):
             text = file.read_text()
             assert not any(row in text for row in list(source_rows)[:3000]), file
+    # and the released table itself holds no source row (fnlwgt alone makes a chance match very unlikely)
+    synthetic = pd.read_parquet(run_dir / "release" / "synthetic.parquet").astype(object)
+    as_text = synthetic.where(synthetic.notna(), "").astype(str).agg(",".join, axis=1)
+    assert len(set(as_text) & source_rows) <= 1

@@ -16,11 +16,11 @@ pytestmark = pytest.mark.skipif(chromium_path() is None, reason="chromium not in
 def test_report_opens_in_chromium(which, released_run, blocked_run):
     folder = released_run if which == "released" else blocked_run
     screenshot = artefact_dir() / f"report_{which}.png"
-    page = check_page(folder / HTML_REPORT_NAME, screenshot)
+    page = check_page(folder / "review" / HTML_REPORT_NAME, screenshot)
     assert page.console_errors == []
     assert page.images == 5
     assert page.broken_images == []
-    assert which.upper() in page.text
+    assert which.upper() in page.text and "INTERNAL REVIEW PACKAGE" in page.text
     assert screenshot.read_bytes().startswith(b"\x89PNG")
 
 
@@ -41,7 +41,7 @@ def test_sweep_page_opens_in_chromium(tmp_path):
     from privsynth.report.plots import sweep_chart
 
     points = [_sweep_point(1.0, 0.27), _sweep_point(3.0, 0.2)]
-    document = {"sweep": "t-sweep", "threat_model": "t", "generator": "aim", "ledger": "ledger.sqlite",
+    document = {"sweep": "t-sweep", "threat_model": "t", "dataset": "t", "generator": "aim", "ledger": "ledger.sqlite",
                 "epsilon_booked": 4.0, "points": points, "command": "privsynth sweep t.yaml --epsilons 1,3"}
     html = tmp_path / "sweep.html"
     html.write_text(render_sweep_html(document, sweep_chart(points)))

@@ -10,7 +10,8 @@ from privsynth.cli import app
 from privsynth.errors import BudgetExceeded, PrivsynthError
 from privsynth.privacy.ledger import BudgetLedger
 from privsynth.pipeline import read_inputs
-from privsynth.privacy.noise_key import load_or_create_noise_key, noise_key_path
+from privsynth.privacy.noise import NoiseSource
+from tests.conftest import TEST_NOISE_KEY
 from privsynth.sweep import _evaluate_point, _PointSpec, parse_epsilons, sweep
 from privsynth.threat_model import load_threat_model
 
@@ -20,14 +21,18 @@ def test_sweep_draws_the_curve_and_releases_nothing(write_threat_model, tmp_path
     tm = write_threat_model(gates__tvd_2way=0.4, gates__attribute_inference=0.6, compute__scheduler=None,
                             compute__workers=2, attacks__shadow={"enabled": True, "targets": 2, "shadow_runs": 8,
                                                                  "train_size": 300})
-    result = CliRunner().invoke(app, ["sweep", str(tm), "--epsilons", "10,0.5", "--out", str(tmp_path / "out")])
+    home = tmp_path / "home"
+    result = CliRunner().invoke(app, ["sweep", str(tm), "--epsilons", "10,0.5", "--out", str(tmp_path / "out"),
+                                      "--home", str(home)])
     assert result.exit_code == 0, result.output
     assert "2 budgets on 2 worker(s)" in result.output
     folders = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
     assert len(folders) == 1
     folder = folders[0]
+    folder = folder / "review"  # every figure of a sweep is internal
     assert sorted(p.name for p in folder.iterdir()) == ["sweep.html", "sweep.json", "sweep.png"]
     document = json.loads((folder / "sweep.json").read_text())
+    assert document["notice"].startswith("INTERNAL REVIEW PACKAGE")
     assert [p["epsilon"] for p in document["points"]] == [0.5, 10.0]
     low, high = document["points"]
     # more budget, better marginals (3,000 real rows: the gap between 0.5 and 10 is far outside the noise)
@@ -37,15 +42,19 @@ def test_sweep_draws_the_curve_and_releases_nothing(write_threat_model, tmp_path
     assert (folder / "sweep.png").read_bytes().startswith(b"\x89PNG")
     html = (folder / "sweep.html").read_text()
     assert "data:image/png;base64," in html and "privsynth sweep" in html and "0.5" in html
-    spends = BudgetLedger(tmp_path / "out" / "budget_ledger.sqlite").spends()
+    spends = BudgetLedger(home / "ledger.sqlite").spends()
     assert sorted(round(s.epsilon, 6) for s in spends) == [0.5, 10.0]  # both points were paid for
+    assert {s.outcome for s in spends} == {"swept"}
     assert not list((tmp_path / "out").rglob("synthetic*"))
     assert {"shadow_auc", "empirical_epsilon"} <= {a["name"] for a in low["attacks"]}
 
-    # the same point computed alone in this process gives the same numbers: the curve does not depend on workers
-    inputs = read_inputs(load_threat_model(tm))
-    key = load_or_create_noise_key(noise_key_path(tmp_path / "out"))
-    alone = _evaluate_point(_PointSpec(tm, (), 0.5, "alone", tmp_path / "alone.sqlite", inputs, key,
+    # the same point computed alone in this process, from the sweep's private record of its nonces, gives the
+    # same numbers: the curve does not depend on workers
+    private = document["private"]
+    split = NoiseSource.secret(TEST_NOISE_KEY, bytes.fromhex(private["split_nonce"])).generator("split")
+    inputs = read_inputs(load_threat_model(tm), split)
+    alone = _evaluate_point(_PointSpec(tm, (), 0.5, "alone", tmp_path / "alone.sqlite", inputs, TEST_NOISE_KEY,
+                                       bytes.fromhex(private["point_nonces"]["0.5"]), private["rows_fingerprint"],
                                        ("compute.scheduler=synchronous",)))
     assert alone["attacks"] == low["attacks"] and alone["utility"] == low["utility"]
 
@@ -53,8 +62,8 @@ def test_sweep_draws_the_curve_and_releases_nothing(write_threat_model, tmp_path
 def test_sweep_over_the_total_budget_is_refused_before_any_fit(write_threat_model, tmp_path):
     tm = write_threat_model(privacy__epsilon=1.0, privacy__total_epsilon=5.0)
     with pytest.raises(BudgetExceeded, match="sweep books epsilon 11"):
-        sweep(tm, [1.0, 10.0], out=tmp_path / "out")
-    assert BudgetLedger(tmp_path / "out" / "budget_ledger.sqlite").spends() == []
+        sweep(tm, [1.0, 10.0], out=tmp_path / "out", home=tmp_path / "home")
+    assert BudgetLedger(tmp_path / "home" / "ledger.sqlite").spends() == []
 
 
 @pytest.mark.parametrize("text", ["", "1,abc", "0,1", "-1", "inf"])

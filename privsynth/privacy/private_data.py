@@ -26,7 +26,7 @@ from privsynth.errors import PrivsynthError
 from privsynth.privacy.accounting import HistoryEntry, exponential_rho, gaussian_rho
 from privsynth.privacy.dpsgd import DPSGDSession, attach_dpsgd, calibrate_noise, steps_per_epoch
 from privsynth.privacy.odometer import Odometer
-from privsynth.privacy.noise_key import key_entropy
+from privsynth.privacy.noise import NoiseSource
 
 
 @dataclass(frozen=True)
@@ -44,18 +44,17 @@ class PrivateData:
         train: pd.DataFrame,
         domain: PublicDomain,
         odometer: Odometer,
-        seed: int,
+        noise: NoiseSource,
         allow_non_dp: bool = False,
-        noise_key: bytes | None = None,
     ) -> None:
-        """``noise_key``: the steward's secret (privacy/noise_key.py), mixed into the noise source so that the
-        published seed alone does not reproduce the noise. Shadow fits, which simulate an attacker, omit it."""
+        """``noise``: the run's secret randomness (privacy/noise.py: the steward's key and a fresh nonce), the
+        only source of every noise draw below; shadow fits, which simulate an attacker, pass a simulation."""
         self._train = train
         self._codes, self._coders = domain.encode(train)
         self.domain = domain
         self.odometer = odometer
-        entropy = [seed, 0x5EED] + ([key_entropy(noise_key)] if noise_key is not None else [])
-        self._rng = np.random.default_rng(entropy)
+        self.noise = noise
+        self._rng = noise.generator("fit")
         self._allow_non_dp = allow_non_dp
         self.non_dp_access = False
         self._sizes = {n: c.size for n, c in self._coders.items()}

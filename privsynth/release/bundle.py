@@ -1,9 +1,18 @@
-"""Writing a run folder atomically, never over an existing one.
+"""A run's folder: reserved under its final name when the run starts, filled atomically when it ends.
 
-Files are written into a hidden temporary folder next to the destination, flushed to disk, and the folder
-is renamed into place in one step: a crash leaves either no run folder or a complete one (plus, at worst, a
-hidden ``.tmp-*`` folder). rename(2) refuses a non-empty destination, so an existing release is never
-overwritten; a name already taken gets a numeric suffix instead.
+Layout of ``OUT/<run>/``:
+
+* ``release/`` (released runs only): the public release, the one folder a steward hands to anyone: the
+  synthetic table and its public manifest (release/manifest.py).
+* ``review/``: the internal review package for the steward and the compliance reviewer (report/review.py).
+  It describes private data and never travels with the release.
+
+The bundle is the only authority on the run's name: ``reserve_run_folder`` creates ``OUT/<name>`` (or
+``<name>-1``, ... when taken) as an empty folder with one ``mkdir``, which no other run can also win, before
+the ledger or any document records the name. At the end every file is written into a hidden temporary
+folder beside it, flushed to disk, and the temporary folder is renamed onto the reserved, still empty one in
+one step (rename(2) replaces an empty directory atomically): a crash leaves the empty reservation, never a half
+run; an existing run is never overwritten, since rename refuses a folder that is not empty.
 """
 from __future__ import annotations
 
@@ -11,12 +20,14 @@ import errno
 import os
 import shutil
 import uuid
-from pathlib import Path
-from typing import Callable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Mapping
 
 from privsynth.errors import ReleaseError
 
-FileWriter = Callable[[Path], None]
+RELEASE_DIR = "release"
+REVIEW_DIR = "review"
+TMP_PREFIX = ".tmp-"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -27,45 +38,60 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_run_folder(out_dir: Path, name: str, writers: Mapping[str, FileWriter],
-                     after_files: Callable[[Path], Mapping[str, FileWriter]] | None = None) -> Path:
-    """Write ``writers`` (file name -> function writing that file) into ``out_dir/name`` atomically.
-
-    ``after_files`` is called with the temporary folder once the first files exist (to hash them into a
-    manifest) and returns more writers.
-    """
+def reserve_run_folder(out_dir: Path, name: str) -> Path:
+    """Create ``out_dir/name`` (or the first free ``name-N``) empty, and return it: the run's final folder."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReleaseError(f"{out_dir}: cannot create the output folder ({exc.strerror}); choose another with --out")
-    tmp = out_dir / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    for attempt in range(1000):
+        folder = out_dir / (name if attempt == 0 else f"{name}-{attempt}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ReleaseError(f"{out_dir}: cannot create a run folder there ({exc.strerror}); check its permissions "
+                               "or choose another with --out") from None
+        return folder
+    raise ReleaseError(f"{out_dir}: too many runs named {name!r}; clean up or choose another --out")
+
+
+def release_reservation(folder: Path) -> None:
+    """Give back a reserved folder that was never filled (the run failed before writing)."""
     try:
-        for file_name, write in writers.items():
-            write(tmp / file_name)
-        if after_files is not None:
-            for file_name, write in after_files(tmp).items():
-                write(tmp / file_name)
-        for child in tmp.iterdir():
-            with open(child, "rb") as handle:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def write_run_folder(folder: Path, files: Mapping[str, bytes]) -> Path:
+    """Fill the reserved, empty ``folder`` with ``files`` (relative POSIX path -> bytes) in one atomic step."""
+    for relative in files:
+        parts = PurePosixPath(relative).parts
+        if PurePosixPath(relative).is_absolute() or ".." in parts or len(parts) != 2:
+            raise ValueError(f"run folder files are <release|review>/<name>, got {relative!r}")
+    tmp = folder.parent / f"{TMP_PREFIX}{folder.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir()
+        for relative, content in files.items():
+            path = tmp / relative
+            path.parent.mkdir(exist_ok=True)
+            with open(path, "wb") as handle:
+                handle.write(content)
+                handle.flush()
                 os.fsync(handle.fileno())
-        return _publish(tmp, out_dir, name)
+        for sub in tmp.iterdir():
+            _fsync_dir(sub)
+        try:
+            os.rename(tmp, folder)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                raise ReleaseError(f"{folder}: the run's reserved folder is no longer empty; something else wrote "
+                                   "into it, so nothing was overwritten (the results were not saved)") from None
+            raise ReleaseError(f"{folder}: cannot publish the run folder ({exc.strerror})") from None
+        _fsync_dir(folder.parent)
+        return folder
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _publish(tmp: Path, out_dir: Path, name: str) -> Path:
-    for attempt in range(1000):
-        final = out_dir / (name if attempt == 0 else f"{name}-{attempt}")
-        try:
-            if final.exists():
-                continue
-            os.rename(tmp, final)
-        except OSError as exc:
-            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
-                continue
-            raise ReleaseError(f"{final}: cannot publish the run folder ({exc.strerror})") from None
-        _fsync_dir(out_dir)
-        return final
-    raise ReleaseError(f"{out_dir}: too many runs named {name!r}; clean up or choose another --out")

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import jinja2
 
+from privsynth._version import __version__
 from privsynth.evaluation.comparison import MIN_CELL
 from privsynth.report import plots
 
@@ -54,14 +55,13 @@ def _b64(png: bytes) -> str:
     return base64.b64encode(png).decode("ascii")
 
 
-def reproduce_command(manifest: Mapping[str, Any]) -> str:
-    """The command line that reran this run: the recorded one, or one rebuilt from the threat model's file
-    name and its overrides when the run came from Python."""
-    if manifest.get("command"):
-        return str(manifest["command"])
-    parts = ["privsynth", "run", f"threat_models/{manifest['threat_model']['file']}"]
-    for override in manifest["threat_model"].get("overrides", []):
+def reproduce_command(record: Mapping[str, Any]) -> str:
+    """The command line that reproduces a run from its private record: the threat model, its overrides, and
+    ``--replay`` of the record (whose nonce, with the steward's key, regenerates the noise)."""
+    parts = ["privsynth", "run", f"threat_models/{record['threat_model']['file']}"]
+    for override in record["threat_model"].get("overrides", []):
         parts += ["--set", override]
+    parts += ["--replay", f"{record['run']}/review/private_record.json"]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -95,8 +95,9 @@ def _ledger_text(ledger: Mapping[str, Any] | None) -> str:
             f"{_fmt(remaining)} left")
 
 
-def render_html(report: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
-    """The report as one HTML string. ``report`` is report.json's content, ``manifest`` manifest.json's."""
+def render_html(report: Mapping[str, Any], record: Mapping[str, Any], manifest: Mapping[str, Any] | None) -> str:
+    """The report as one HTML string: ``report`` is report.json's content, ``record`` private_record.json's,
+    ``manifest`` the public manifest's (None for a blocked run, which has no release)."""
     attacks = report["attacks"]
     images: dict[str, str] = {"attacks": _b64(plots.attack_chart(attacks))}
     curves = {a["name"]: a["roc"] for a in attacks if a.get("roc")}
@@ -111,15 +112,15 @@ def render_html(report: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
     if comparison.get("associations"):
         images["associations"] = _b64(plots.association_chart(comparison["associations"]))
     shadow = next((a.get("shadow") for a in attacks if a["name"] == "shadow_auc"), None)
-    guarantee_details = [(k, v) for k, v in (manifest["privacy"].get("details") or {}).items()
+    guarantee_details = [(k, v) for k, v in (report["privacy"].get("details") or {}).items()
                          if isinstance(v, (int, float, str, bool))]
     template = _templates().get_template("report.html.j2")
     ledger = report["privacy"].get("ledger")
     return template.render(
-        r=report, m=manifest, p=report["privacy"], tm=manifest["threat_model"]["document"], img=images,
+        r=report, m=manifest, rec=record, p=report["privacy"], tm=record["threat_model"]["document"], img=images,
         shadow=shadow, ledger=ledger, ledger_text=_ledger_text(ledger), guarantee_details=guarantee_details,
-        sure_text=_sure_text(report), command=reproduce_command(manifest), min_cell=MIN_CELL,
-        table_files=[name for name in manifest["files"] if name.startswith("synthetic")],
+        sure_text=_sure_text(report), command=reproduce_command(record), min_cell=MIN_CELL, version=__version__,
+        table_files=[name for name in (manifest or {}).get("files", {}) if name.startswith("synthetic")],
         fmt=_fmt, verdict=_verdict, verdict_class=_verdict_class, explain=lambda n: ATTACK_MEANINGS.get(n.split(":")[0], ""))
 
 

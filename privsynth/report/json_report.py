@@ -1,20 +1,24 @@
 """report.json: the machine-readable summary a reviewer's tools read (decision first, then the evidence).
 
-Built from results and the manifest only; it contains aggregate figures, never a record of the source.
+Part of the INTERNAL review package: its figures are computed from the private training and holdout rows
+without noise (attack risks, utility, the domain check's counts, timings), so it never goes into a release.
+It holds aggregates only, never a record of the source.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from privsynth.data.io import DomainReport
 from privsynth.results import AttackResult, Decision, Guarantee, UtilityResult
 
 REPORT_NAME = "report.json"
+INTERNAL_NOTICE = ("INTERNAL REVIEW PACKAGE: describes private data (figures computed from the source rows without "
+                   "noise); do not share outside the organisation; the public release is the separate release/ folder")
 
 
 def build_report(
     *,
     run_name: str,
-    release_dir: str | None,
     decision: Decision,
     guarantee: Guarantee,
     attacks: list[AttackResult],
@@ -26,14 +30,19 @@ def build_report(
     epsilon_budget: float | None = None,
     ledger: dict[str, Any] | None = None,
     comparison: dict[str, Any] | None = None,
+    charges: list[dict[str, Any]] | None = None,
+    rows: int | None = None,
+    domain_report: DomainReport | None = None,
 ) -> dict[str, Any]:
-    """``ledger`` is the source's budget standing after this run; ``comparison`` the aggregate marginals and
-    associations of evaluation/comparison.py (small cells suppressed) that report.html plots."""
+    """``ledger`` is the data set's budget standing after this run; ``comparison`` the aggregate marginals and
+    associations of evaluation/comparison.py (small cells suppressed) that report.html plots; ``charges``
+    every odometer charge; ``domain_report`` what the domain check clipped or mapped (counts)."""
     return {
+        "notice": INTERNAL_NOTICE,
         "run": run_name,
         "threat_model": threat_model_name,
         "decision": decision.label,
-        "release_dir": release_dir,
+        "release_dir": "../release" if decision.released else None,
         "failed_checks": [{"check": f.check, "reason": f.reason} for f in decision.failures],
         "generator": generator_kind,
         "privacy": {
@@ -46,7 +55,12 @@ def build_report(
                           else "NONE: non-DP baseline, no formal privacy guarantee"),
             "epsilon_budget": epsilon_budget,
             "ledger": ledger,
+            "details": dict(guarantee.details),
+            "charges": charges or [],
         },
+        "rows": rows,
+        "domain_check": None if domain_report is None else {
+            "clipped": dict(domain_report.clipped), "mapped_to_fallback": dict(domain_report.mapped_to_fallback)},
         "attacks": [
             {"name": a.name, "estimate": a.estimate, "ci": [a.ci[0], a.ci[1]], "threshold": a.threshold,
              "passed": a.passed, "n": a.n, "baseline": a.baseline,

@@ -91,5 +91,5 @@ def test_the_gate_blocks_a_broken_mechanism_as_an_implementation_fault(test_gene
     attack = next(a for a in result.attacks if a.name == "shadow_auc")
     assert attack.details["positive_control"]["estimate"] > 0.9  # the attack is not blind
     assert [t["source_row"] for t in attack.details["targets"]] == shadow["target_rows"]
-    saved = json.loads((result.run_dir / "report.json").read_text())
+    saved = json.loads((result.review_dir / "report.json").read_text())
     assert any(c["check"] == "empirical_epsilon" for c in saved["failed_checks"])

@@ -7,6 +7,7 @@ import pytest
 
 from privsynth.data.domain import PublicDomain
 from privsynth.generators.marginal.aim import AIM, _compress, workload_candidates
+from privsynth.privacy.noise import NoiseSource
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import NoisyMarginal, PrivateData
 
@@ -62,7 +63,7 @@ class Replaying(PrivateData):
 
 @pytest.fixture(scope="module")
 def fitted(rows, domain):
-    private = Recording(rows, domain, Odometer.for_epsilon(1.0, 1e-9), seed=0)
+    private = Recording(rows, domain, Odometer.for_epsilon(1.0, 1e-9), NoiseSource.simulation(0))
     private.tape = []
     return AIM(**FAST).fit(private), private
 
@@ -87,7 +88,7 @@ def test_output_depends_on_private_rows_only_through_noisy_answers(fitted, adult
     the two models would differ."""
     model, private = fitted
     other_rows = adult[COLUMNS].iloc[5000:8000].reset_index(drop=True)
-    replay = Replaying(other_rows, domain, Odometer.for_epsilon(1.0, 1e-9), seed=123)
+    replay = Replaying(other_rows, domain, Odometer.for_epsilon(1.0, 1e-9), NoiseSource.simulation(123))
     replay.tape = list(private.tape)
     twin = AIM(**FAST).fit(replay)
     assert replay.tape == []  # it asked exactly the same questions, in the same order
@@ -96,7 +97,7 @@ def test_output_depends_on_private_rows_only_through_noisy_answers(fitted, adult
 
 def test_same_seed_gives_the_same_table(rows, domain, fitted):
     model, _ = fitted
-    again = AIM(**FAST).fit(PrivateData(rows, domain, Odometer.for_epsilon(1.0, 1e-9), seed=0))
+    again = AIM(**FAST).fit(PrivateData(rows, domain, Odometer.for_epsilon(1.0, 1e-9), NoiseSource.simulation(0)))
     assert again.sample(300, seed=1).equals(model.sample(300, seed=1))
     assert not model.sample(300, seed=1).equals(model.sample(300, seed=2))
 
@@ -130,7 +131,7 @@ def test_workload_weights_favour_the_target():
 def test_progress_names_each_round(rows, domain):
     lines: list[str] = []
     AIM(round_iters=10, final_iters=10, max_rounds=3).fit(
-        PrivateData(rows.iloc[:500], domain, Odometer.for_epsilon(1.0, 1e-9), seed=0), progress=lines.append)
+        PrivateData(rows.iloc[:500], domain, Odometer.for_epsilon(1.0, 1e-9), NoiseSource.simulation(0)), progress=lines.append)
     rounds = [line for line in lines if line.startswith("round ")]
     assert 1 <= len(rounds) <= 3 and all("measured" in line and "rho left" in line for line in rounds)
     assert lines[-1].startswith("final estimate")

@@ -5,18 +5,19 @@ import pytest
 
 from privsynth.errors import PrivsynthError
 from privsynth.generators.registry import make_generator
+from privsynth.privacy.noise import NoiseSource
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import PrivateData
 
 
 def test_refuses_without_allow_non_dp(adult, adult_domain):
-    private = PrivateData(adult.iloc[:500], adult_domain, Odometer(1.0, 1e-9), seed=0)
+    private = PrivateData(adult.iloc[:500], adult_domain, Odometer(1.0, 1e-9), NoiseSource.simulation(0))
     with pytest.raises(PrivsynthError, match="allow_non_dp"):
         make_generator("gaussian-copula", {}).fit(private)
 
 
 def test_fits_with_consent_and_says_no_guarantee(adult, adult_domain):
-    private = PrivateData(adult.iloc[:1500], adult_domain, Odometer(1.0, 1e-9), seed=0, allow_non_dp=True)
+    private = PrivateData(adult.iloc[:1500], adult_domain, Odometer(1.0, 1e-9), NoiseSource.simulation(0), allow_non_dp=True)
     model = make_generator("gaussian-copula", {}).fit(private)
     assert model.guarantee_.dp is False and model.guarantee_.epsilon is None
     sample = model.sample(300, seed=1)

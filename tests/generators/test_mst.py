@@ -9,6 +9,7 @@ from scipy.stats import spearmanr
 
 from privsynth.generators.marginal._mbi import estimate_model
 from privsynth.generators.marginal.mst import MST
+from privsynth.privacy.noise import NoiseSource
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import NoisyMarginal, PrivateData
 
@@ -49,7 +50,7 @@ def test_sampler_draws_children_of_one_parent_independently():
 
 @pytest.fixture(scope="module")
 def fitted(adult, adult_domain):
-    private = PrivateData(adult.iloc[:4000], adult_domain, Odometer.for_epsilon(1.0, 1e-9), seed=0)
+    private = PrivateData(adult.iloc[:4000], adult_domain, Odometer.for_epsilon(1.0, 1e-9), NoiseSource.simulation(0))
     return MST(iters=200).fit(private), private
 
 

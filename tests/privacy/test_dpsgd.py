@@ -14,6 +14,7 @@ from privsynth.errors import BudgetExceeded
 from privsynth.generators.registry import make_generator
 from privsynth.privacy.accounting import HistoryEntry
 from privsynth.privacy.dpsgd import RDP_ORDERS, DPSGDSession, calibrate_noise, epsilon_for
+from privsynth.privacy.noise import NoiseSource
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import PrivateData
 
@@ -22,7 +23,7 @@ DELTA = 1e-6
 
 def _fit(kind: str, rows, domain, epsilon: float = 3.0, **params):
     generator = make_generator(kind, {"epochs": 2, "batch_size": 100, **params})
-    private = PrivateData(rows, domain, Odometer.for_epsilon(epsilon, DELTA, generator.accountant), seed=0)
+    private = PrivateData(rows, domain, Odometer.for_epsilon(epsilon, DELTA, generator.accountant), NoiseSource.simulation(0))
     return generator.fit(private), private
 
 

@@ -1,5 +1,6 @@
-"""The budget ledger: sums every run from a source, refuses before overspending, and lets exactly one of
-several racing runs take the last of a budget (threads and processes, each with its own connection)."""
+"""The budget ledger: sums every run of a registered data set, refuses before overspending epsilon or delta,
+never lets a later run raise a registered total, sees the same rows booked under another name, and lets
+exactly one of several racing runs take the last of a budget (threads and processes, own connections)."""
 from __future__ import annotations
 
 import math
@@ -12,26 +13,54 @@ import pytest
 from privsynth.errors import BudgetExceeded
 from privsynth.privacy.ledger import BudgetLedger
 
-SHA = "ab" * 32
-
-
-def _reserve(path: Path, epsilon: float, total: float | None = 1.0, release: str = "run") -> int:
-    return BudgetLedger(path).reserve(SHA, "adult.csv", release, "dp-tvae", epsilon, 1e-9, total)
+def _reserve(path: Path, epsilon: float, total: float | None = 1.0, release: str = "run", dataset: str = "adult",
+             delta: float = 1e-9, total_delta: float | None = None, rows: str | None = None) -> int:
+    return BudgetLedger(path).reserve(dataset, release, "dp-tvae", epsilon, delta, total_epsilon=total,
+                                      total_delta=total_delta, rows_fingerprint=rows)
 
 
 def test_spends_add_up_and_an_over_budget_run_is_refused_with_what_remains(tmp_path):
     ledger = BudgetLedger(tmp_path / "ledger.sqlite")
     first = _reserve(ledger.path, 0.6, release="r1")
     ledger.settle(first, 0.58, 1e-9, "dp-tvae")
-    with pytest.raises(BudgetExceeded, match=r"remaining budget 0\.42 of privacy.total_epsilon 1"):
+    with pytest.raises(BudgetExceeded, match=r"remaining 0\.42 of its total epsilon 1"):
         _reserve(ledger.path, 0.5, release="r2")
     second = _reserve(ledger.path, 0.42, release="r3")  # exactly the rest fits
     (budget,) = ledger.budgets()
-    assert budget.epsilon_spent == pytest.approx(1.0) and budget.remaining == pytest.approx(0.0)
+    assert budget.epsilon_spent == pytest.approx(1.0) and budget.remaining_epsilon == pytest.approx(0.0)
     assert [s.status for s in ledger.spends()] == ["spent", "reserved"]  # r2 left no trace
     ledger.settle(second, 0.0, 1e-9, "dp-tvae")  # a fit that spent nothing frees its reservation
     assert ledger.budgets()[0].epsilon_spent == pytest.approx(0.58)
-    assert [s.release_id for s in ledger.spends("adult.csv")] == ["r1"] and ledger.spends("ffff") == []
+    assert [s.release_id for s in ledger.spends("adult")] == ["r1"] and ledger.spends("other") == []
+
+
+def test_a_later_run_cannot_raise_the_registered_total(tmp_path):
+    ledger = BudgetLedger(tmp_path / "ledger.sqlite")
+    ledger.settle(_reserve(ledger.path, 1.0, total=1.0, release="r1"), 1.0, 1e-9, "mst")
+    with pytest.raises(BudgetExceeded, match="registered as 1; a run cannot raise it to 8"):
+        _reserve(ledger.path, 1.0, total=8.0, release="r2")
+    with pytest.raises(BudgetExceeded, match="remaining 0 of its total epsilon 1"):
+        _reserve(ledger.path, 1.0, total=None, release="r3")  # no declaration: the registered total binds
+    with pytest.raises(BudgetExceeded, match="cannot raise"):
+        ledger.register("adult", 7.0, None)
+    assert ledger.register("adult", 0.5, None).total_epsilon == 0.5  # lowering is allowed
+    assert [s.release_id for s in ledger.spends()] == ["r1"]
+
+
+def test_delta_is_capped_like_epsilon(tmp_path):
+    ledger = BudgetLedger(tmp_path / "ledger.sqlite")
+    _reserve(ledger.path, 0.1, total=None, delta=1e-9, total_delta=2.5e-9, release="r1")
+    _reserve(ledger.path, 0.1, total=None, delta=1e-9, release="r2")
+    with pytest.raises(BudgetExceeded, match="delta 1e-09 exceeds the remaining 5e-10 of its total delta 2.5e-09"):
+        _reserve(ledger.path, 0.1, total=None, delta=1e-9, release="r3")
+
+
+def test_the_same_rows_under_another_data_set_name_are_refused(tmp_path):
+    ledger = BudgetLedger(tmp_path / "ledger.sqlite")
+    _reserve(ledger.path, 0.5, dataset="census-2020", rows="f" * 64)
+    with pytest.raises(BudgetExceeded, match="already booked under dataset 'census-2020'"):
+        _reserve(ledger.path, 0.5, dataset="census-copy", rows="f" * 64)
+    _reserve(ledger.path, 0.5, dataset="census-2020", rows="f" * 64, release="again")  # same name: its budget
 
 
 def test_settling_never_records_more_than_was_reserved(tmp_path):
@@ -41,7 +70,7 @@ def test_settling_never_records_more_than_was_reserved(tmp_path):
     assert ledger.spends()[0].epsilon == 0.5
 
 
-def test_non_dp_runs_are_unbounded_and_refused_on_a_capped_source(tmp_path):
+def test_non_dp_runs_are_unbounded_and_refused_on_a_capped_dataset(tmp_path):
     ledger = BudgetLedger(tmp_path / "ledger.sqlite")
     with pytest.raises(BudgetExceeded, match="non-DP run"):
         _reserve(ledger.path, math.inf)

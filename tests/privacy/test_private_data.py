@@ -6,13 +6,14 @@ import pytest
 
 from privsynth.errors import BudgetExceeded, PrivsynthError
 from privsynth.privacy.accounting import exponential_rho, gaussian_rho
+from privsynth.privacy.noise import NoiseSource
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import PrivateData
 
 
 @pytest.fixture
 def private(adult, adult_domain):
-    return PrivateData(adult.iloc[:2000], adult_domain, Odometer(100.0, 1e-9), seed=0)
+    return PrivateData(adult.iloc[:2000], adult_domain, Odometer(100.0, 1e-9), NoiseSource.simulation(0))
 
 
 def test_noise_spread_matches_the_sigma_that_was_charged(private, adult):
@@ -38,7 +39,7 @@ def test_total_charged_is_the_sum_of_its_parts(private):
 
 def test_odometer_refuses_before_computing(adult, adult_domain):
     odometer = Odometer(gaussian_rho(10.0) * 1.5, 1e-9)
-    private = PrivateData(adult.iloc[:100], adult_domain, odometer, seed=0)
+    private = PrivateData(adult.iloc[:100], adult_domain, odometer, NoiseSource.simulation(0))
     private.measure_marginal(("age",), 10.0)
     with pytest.raises(BudgetExceeded, match="exceed the budget"):
         private.measure_marginal(("age",), 10.0)
@@ -54,11 +55,11 @@ def test_exponential_mechanism_prefers_the_worst_explained_marginal(private):
 
 
 def test_raw_rows_only_with_consent(adult, adult_domain):
-    private = PrivateData(adult.iloc[:100], adult_domain, Odometer(1.0, 1e-9), seed=0)
+    private = PrivateData(adult.iloc[:100], adult_domain, Odometer(1.0, 1e-9), NoiseSource.simulation(0))
     with pytest.raises(PrivsynthError, match="allow_non_dp"):
         private.raw_frame_for_non_dp_baseline()
     assert private.non_dp_access is False
-    consenting = PrivateData(adult.iloc[:100], adult_domain, Odometer(1.0, 1e-9), seed=0, allow_non_dp=True)
+    consenting = PrivateData(adult.iloc[:100], adult_domain, Odometer(1.0, 1e-9), NoiseSource.simulation(0), allow_non_dp=True)
     assert len(consenting.raw_frame_for_non_dp_baseline()) == 100 and consenting.non_dp_access
 
 
@@ -73,10 +74,10 @@ def test_a_feasibility_check_restricts_the_exponential_mechanism_to_the_accepted
         return index == 2
 
     for seed in range(20):
-        private = PrivateData(adult, adult_domain, Odometer.for_epsilon(10.0, 1e-9), seed=seed)
+        private = PrivateData(adult, adult_domain, Odometer.for_epsilon(10.0, 1e-9), NoiseSource.simulation(seed))
         assert private.select_by_error(candidates, estimates, epsilon=1.0, feasible=only_the_last) == 2
     assert set(asked) <= {0, 1, 2} and 2 in asked
     # equal scores: the restricted choice between two accepted candidates is a fair coin
-    picks = [PrivateData(adult, adult_domain, Odometer.for_epsilon(10.0, 1e-9), seed=seed)
+    picks = [PrivateData(adult, adult_domain, Odometer.for_epsilon(10.0, 1e-9), NoiseSource.simulation(seed))
              .select_by_error(candidates, estimates, epsilon=1.0, feasible=lambda i: i != 0) for seed in range(400)]
     assert 0 not in picks and 150 < picks.count(1) < 250

@@ -3,57 +3,65 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 
-from privsynth.errors import IntegrityError
-from privsynth.release.bundle import write_run_folder
+from privsynth.errors import IntegrityError, ReleaseError
+from privsynth.release.bundle import release_reservation, reserve_run_folder, write_run_folder
 from privsynth.release.load import load, verify
+from privsynth.release.table import synthetic_label
 
 
-def _writer(text):
-    return lambda path: path.write_text(text)
+def test_run_folders_are_reserved_under_their_final_name_and_never_overwritten(tmp_path):
+    first = reserve_run_folder(tmp_path, "run")
+    second = reserve_run_folder(tmp_path, "run")
+    assert (first.name, second.name) == ("run", "run-1")
+    write_run_folder(first, {"review/a.txt": b"first"})
+    with pytest.raises(ReleaseError, match="no longer empty"):
+        write_run_folder(first, {"review/a.txt": b"second"})
+    assert (first / "review" / "a.txt").read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run-1"]  # no temporary folder left
 
 
-def test_existing_release_is_never_overwritten(tmp_path):
-    first = write_run_folder(tmp_path, "run", {"a.txt": _writer("first")})
-    second = write_run_folder(tmp_path, "run", {"a.txt": _writer("second")})
-    assert first.name == "run" and second.name == "run-1"
-    assert (first / "a.txt").read_text() == "first"
-
-
-def test_a_crash_while_writing_leaves_nothing(tmp_path):
-    def explode(path):
-        path.write_text("half")
-        raise RuntimeError("disk on fire")
-
-    with pytest.raises(RuntimeError):
-        write_run_folder(tmp_path, "run", {"a.txt": _writer("ok"), "b.txt": explode})
+def test_a_crash_while_writing_leaves_only_the_empty_reservation(tmp_path):
+    folder = reserve_run_folder(tmp_path, "run")
+    with pytest.raises(ValueError):
+        write_run_folder(folder, {"review/a.txt": b"ok", "../escape.txt": b"no"})
+    assert list(tmp_path.iterdir()) == [folder] and list(folder.iterdir()) == []
+    release_reservation(folder)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_tampered_missing_or_extra_files_make_load_raise(released_run):
+def test_load_needs_only_the_public_release(released_run):
+    shutil.rmtree(released_run / "review")
     frame = load(released_run)
     assert frame.attrs["privsynth"]["decision"] == "released"
-    table = released_run / "synthetic.parquet"
+    assert load(released_run / "release").equals(frame) and load(released_run / "release" / "manifest.json").equals(frame)
+
+
+def test_tampered_missing_or_extra_files_make_load_raise(released_run):
+    release = released_run / "release"
+    table = release / "synthetic.parquet"
     original = table.read_bytes()
     table.write_bytes(original[:-10] + b"0123456789")
     with pytest.raises(IntegrityError, match="sha256 does not match"):
-        load(released_run)
+        load(release)
     table.write_bytes(original)
-    (released_run / "notes.txt").write_text("hello")
+    (release / "notes.txt").write_text("hello")
     with pytest.raises(IntegrityError, match="not part of the release manifest"):
-        verify(released_run)
-    os.remove(released_run / "notes.txt")
-    os.remove(released_run / "report.json")
+        verify(release)
+    os.remove(release / "notes.txt")
+    os.remove(table)
     with pytest.raises(IntegrityError, match="missing"):
-        load(released_run)
+        load(release)
 
 
 def test_blocked_run_refuses_to_load(blocked_run):
+    assert sorted(p.name for p in blocked_run.iterdir()) == ["review"]
     with pytest.raises(IntegrityError, match="blocked"):
         load(blocked_run)
-    report = json.loads((blocked_run / "report.json").read_text())
+    report = json.loads((blocked_run / "review" / "report.json").read_text())
     assert report["decision"] == "blocked" and report["release_dir"] is None
 
 
@@ -62,5 +70,25 @@ def test_load_gives_public_dtypes_and_provenance(released_run, adult_model):
     assert list(frame["race"].cat.categories) == adult_model.data.columns["race"].values
     assert frame["age"].dtype == "int64"
     manifest = frame.attrs["privsynth"]
-    assert manifest["privacy"]["dp"] is True and manifest["privacy"]["epsilon"] <= manifest["privacy"]["epsilon_budget"]
-    assert set(manifest["files"]) == {"synthetic.parquet", "report.json", "report.html"}
+    assert manifest["privacy"]["dp"] is True and manifest["dp_outputs"]["epsilon_spent"] <= manifest["privacy"]["epsilon"]
+    assert set(manifest["files"]) == {"synthetic.parquet"}
+    label = synthetic_label(str(released_run / "release" / "synthetic.parquet"))
+    assert label["synthetic"] is True and label["run"] == manifest["run"] and "SYNTHETIC" in label["notice"]
+
+
+def test_a_legacy_run_folder_loads_read_only_with_a_warning(released_run, tmp_path):
+    """Version-1 folders (manifest beside the table, a source hash inside) still load, and say why not to share."""
+    from privsynth.release.load import LegacyReleaseWarning
+    from privsynth.release.manifest import sha256_of
+
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    shutil.copy(released_run / "release" / "synthetic.parquet", legacy)
+    current = json.loads((released_run / "release" / "manifest.json").read_text())
+    (legacy / "manifest.json").write_text(json.dumps({
+        "privsynth_manifest": 1, "run": "old", "decision": "released", "source": {"sha256": "ab" * 32},
+        "threat_model": {"document": current["threat_model"]["document"]},
+        "files": {"synthetic.parquet": {"sha256": sha256_of(legacy / "synthetic.parquet")}}}))
+    with pytest.warns(LegacyReleaseWarning, match="predates privsynth's public/internal split"):
+        frame = load(legacy)
+    assert len(frame) == current["dp_outputs"]["rows"]

@@ -21,8 +21,10 @@ def _visible_text(html: str) -> str:
     return re.sub(r'src="data:image/png;base64,[^"]*"', 'src=""', html)
 
 
-def test_released_report_is_self_contained_and_hashed(released_run):
-    html = (released_run / HTML_REPORT_NAME).read_text(encoding="utf-8")
+def test_released_report_is_self_contained_and_internal(released_run):
+    review = released_run / "review"
+    html = (review / HTML_REPORT_NAME).read_text(encoding="utf-8")
+    assert html.splitlines()[1].startswith("<!-- INTERNAL REVIEW PACKAGE") and 'id="internal"' in html
     for section in SECTIONS:
         assert f'id="{section}"' in html, section
     assert "<script" not in html.lower()
@@ -31,16 +33,17 @@ def test_released_report_is_self_contained_and_hashed(released_run):
     # attack chart, ROC curves, DCR histogram, marginals, association heatmap
     assert len(images) == 5
     assert all(base64.b64decode(payload).startswith(PNG_MAGIC) for payload in images)
-    manifest = json.loads((released_run / "manifest.json").read_text())
-    assert HTML_REPORT_NAME in manifest["files"]
-    verify(released_run)  # report.html is hashed like every other file
-    assert "RELEASED" in html and manifest["threat_model"]["sha256"] in html
-    assert "privsynth run" in html  # the command that reproduces the run
+    manifest = json.loads((released_run / "release" / "manifest.json").read_text())
+    assert HTML_REPORT_NAME not in manifest["files"]  # the report describes private data: not in the release
+    verify(released_run)
+    record = json.loads((review / "private_record.json").read_text())
+    assert "RELEASED" in html and record["threat_model"]["sha256"] in html and record["public_manifest_sha256"] in html
+    assert "privsynth run" in html and "--replay" in html  # the command that reproduces the run
 
 
 def test_blocked_report_puts_failed_gates_first(blocked_run):
-    html = (blocked_run / HTML_REPORT_NAME).read_text(encoding="utf-8")
-    report = json.loads((blocked_run / "report.json").read_text())
+    html = (blocked_run / "review" / HTML_REPORT_NAME).read_text(encoding="utf-8")
+    report = json.loads((blocked_run / "review" / "report.json").read_text())
     assert "BLOCKED" in html
     failed = html.index('id="failed"')
     assert failed < html.index('id="threat-model"') < html.index('id="attacks"')
@@ -51,8 +54,8 @@ def test_blocked_report_puts_failed_gates_first(blocked_run):
 
 def test_report_answers_the_reviewers_questions(released_run):
     """Released or not, why, under what budget and threat, how sure: each from the report text alone."""
-    html = _visible_text((released_run / HTML_REPORT_NAME).read_text(encoding="utf-8"))
-    report = json.loads((released_run / "report.json").read_text())
+    html = _visible_text((released_run / "review" / HTML_REPORT_NAME).read_text(encoding="utf-8"))
+    report = json.loads((released_run / "review" / "report.json").read_text())
     assert f"epsilon {report['privacy']['epsilon']:.3f} spent of 10.000" in html
     assert "left" in html  # the ledger's remaining budget (the fixture's runs share one ledger)
     for column in ("age", "sex", "race", "native_country", "marital_status", "income"):
@@ -66,8 +69,8 @@ def test_no_source_record_appears(released_run, small_adult_csv):
     """Neither the HTML nor report.json carries a source record, a singling-out predicate or a nearest
     neighbour: fnlwgt is nearly unique per person, so any leaked row would carry its value."""
     source = pd.read_csv(small_adult_csv)
-    html = _visible_text((released_run / HTML_REPORT_NAME).read_text(encoding="utf-8"))
-    report_text = (released_run / "report.json").read_text()
+    html = _visible_text((released_run / "review" / HTML_REPORT_NAME).read_text(encoding="utf-8"))
+    report_text = (released_run / "review" / "report.json").read_text()
     # run names carry a UTC time (adult-20261201T113948Z) and hashes are hex: neither is a value of a row, but
     # a time such as 11:39:48 once matched an fnlwgt of the source
     text = re.sub(r"\d{8}T\d{6}Z|\b[0-9a-f]{16,64}\b", " ", html + report_text)
@@ -84,7 +87,7 @@ def test_no_source_record_appears(released_run, small_adult_csv):
 
 
 def test_small_cells_are_suppressed(released_run):
-    report = json.loads((released_run / "report.json").read_text())
+    report = json.loads((released_run / "review" / "report.json").read_text())
     marginals = report["comparison"]["marginals"]
     assert "native_country" in marginals
     # 600 holdout rows: most of the 41 countries have fewer than 10 people and are merged into one bar
@@ -94,8 +97,10 @@ def test_small_cells_are_suppressed(released_run):
 
 
 def test_render_from_the_json_alone(released_run):
-    """The HTML is a pure function of report.json and manifest.json (a reviewer can re-render it)."""
-    report = json.loads((released_run / "report.json").read_text())
-    manifest = json.loads((released_run / "manifest.json").read_text())
-    html = render_html(report, manifest)
-    assert html.count("data:image/png;base64,") == 5
+    """The HTML is a pure function of the folder's JSON (report.json, private_record.json and the public
+    manifest): a reviewer re-renders it byte for byte."""
+    review = released_run / "review"
+    report = json.loads((review / "report.json").read_text())
+    record = json.loads((review / "private_record.json").read_text())
+    manifest = json.loads((released_run / "release" / "manifest.json").read_text())
+    assert render_html(report, record, manifest) == (review / HTML_REPORT_NAME).read_text(encoding="utf-8")

@@ -33,7 +33,7 @@ class MarginalGenerator(Generator):
             mechanism=mechanism,
             epsilon=private.odometer.epsilon_spent,
             delta=private.odometer.delta,
-            accounting=f"zCDP rho={self.spent_rho_:.6g}, converted to (epsilon, delta) (Canonne-Kamath-Steinke 2020)",
+            accounting="zCDP (rho composed by addition), converted to (epsilon, delta) (Canonne-Kamath-Steinke 2020)",
             details={"rho": self.spent_rho_, "neighbouring": "add/remove one row", **details},
         )
 

@@ -40,7 +40,7 @@ class MST(MarginalGenerator):
         progress(f"spanning tree chosen: {', '.join(' x '.join(e) for e in tree)}")
         sigma_2way = gaussian_sigma(rho / 3 / max(1, len(tree)))
         two_way = [private.measure_marginal(edge, sigma_2way, label="mst.2way") for edge in tree]
-        self.tree_ = tree
+        self.tree_, self.measurements_ = tree, one_way + two_way
         progress(f"measured {len(tree)} two-way marginals (sigma {sigma_2way:.1f}); fitting Private-PGM")
         model = estimate_model(private.sizes, one_way + two_way, iters=self.iters)
         self._finish(private, model, "MST (Gaussian marginals + exponential-mechanism tree selection, Private-PGM)",
