@@ -37,9 +37,10 @@ def _one(kind: str, epsilon: float | None, seed: int, save: str | None, params: 
     from privsynth.data.io import check_table, read_raw
     from privsynth.evaluation.marginals import mean_tvd, workload_error
     from privsynth.evaluation.ml import tstr_auc
+    from privsynth.evaluation.registry import UtilityData
     from privsynth.generators.registry import make_generator
     from privsynth.privacy.noise import NoiseSource
-from privsynth.privacy.odometer import Odometer
+    from privsynth.privacy.odometer import Odometer
     from privsynth.privacy.private_data import PrivateData
     from privsynth.threat_model import load_threat_model
 
@@ -57,7 +58,7 @@ from privsynth.privacy.odometer import Odometer
     if save:
         Path(save).mkdir(parents=True, exist_ok=True)
         synthetic.to_csv(Path(save) / f"{kind}_eps{epsilon}.csv", index=False)
-    ml = {u.name: u.value for u in tstr_auc(train, synthetic, test, domain, "income", seed=seed)}
+    ml = {u.name: u.value for u in tstr_auc(UtilityData(train, test, domain, "income", seed), synthetic)}
     return {"generator": kind, "epsilon": epsilon, "epsilon_spent": generator.guarantee_.epsilon,
             "workload": workload_error(train, synthetic, domain, 3), "tvd2": mean_tvd(train, synthetic, domain, 2),
             "tstr": ml.get("tstr_auc"), "trtr": ml.get("trtr_auc"), "fit_s": fit_s,

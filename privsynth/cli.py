@@ -55,8 +55,8 @@ class _RichSteps:
     """Shows which step runs and how long each took (the CLI's progress display)."""
 
     LABELS = {"read": "reading and checking the table", "fit": "fitting the generator",
-              "sample": "sampling the candidate table", "attacks": "attacking the candidate (and its controls)",
-              "membership": "membership inference: density ratio, shadow models, epsilon audit",
+              "sample": "sampling the candidate table",
+              "attacks": "attacking the candidate: every declared check, with its controls",
               "utility": "measuring utility", "write": "writing the run folder"}
 
     def __init__(self) -> None:
@@ -109,7 +109,10 @@ def validate(threat_model: Path = typer.Argument(..., help="Threat model YAML.")
 
 @app.command()
 def schema() -> None:
-    """Print the threat model's JSON Schema (for editor validation of the YAML)."""
+    """Print the threat model's JSON Schema (for editor validation of the YAML).
+
+    Example: privsynth schema > threat-model.schema.json
+    """
     from privsynth.threat_model import json_schema
 
     out.print_json(json.dumps(json_schema()))
@@ -130,7 +133,8 @@ def init(
     with _errors():
         text = scaffold_threat_model(data, output, name)
         if output.exists():
-            raise PrivsynthError(f"{output}: already exists; choose another -o path (threat models are never overwritten)")
+            raise PrivsynthError(f"{output}: already exists; choose another -o path (threat models are never "
+                                 "overwritten)")
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
     out.print(f"wrote {output}: review every column marked confirmed: false (its domain was read from the data "
@@ -198,8 +202,8 @@ def _replay(record_path: Path, loaded: Any) -> tuple[bytes, str]:
         raise PrivsynthError(f"--replay {record_path}: not a readable private_record.json of a privsynth run (it is "
                              "in the run's review/ folder)") from None
     if sha != loaded.model.sha256():
-        raise PrivsynthError(f"--replay {record_path}: the threat model (with its --set overrides) differs from the one "
-                             "that run used; replay it with the same file and the same overrides")
+        raise PrivsynthError(f"--replay {record_path}: the threat model (with its --set overrides) differs from the "
+                             "one that run used; replay it with the same file and the same overrides")
     return parse_nonce(nonce), str(rows)
 
 
@@ -276,7 +280,8 @@ def sweep(
     threat_model: Path = typer.Argument(..., help="Threat model YAML."),
     epsilons: str = typer.Option("0.3,1,3,10", "--epsilons", help="Budgets to try, comma-separated."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: output.directory)."),
-    set_: list[str] = typer.Option([], "--set", help="Override a field for every point, e.g. attacks.shadow.shadow_runs=20."),
+    set_: list[str] = typer.Option([], "--set", help="Override a field for every point, e.g. "
+                                   "attacks.shadow.shadow_runs=20."),
     home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP),
 ) -> None:
     """Run the loop at several budgets without releasing and draw the privacy-utility curve
@@ -301,7 +306,9 @@ def sweep(
                       _fmt(point["utility"].get("tvd_2way", {}).get("value")),
                       _fmt(point["utility"].get("tstr_auc_gap", {}).get("value")), _why(point))
     out.print(table)
-    out.print(f"curve: {result.folder / 'sweep.png'}; report: {result.folder / 'sweep.html'}", soft_wrap=True)
+    review = result.folder / "review"
+    out.print(f"curve: {review / 'sweep.png'}; report (internal, do not share): {review / 'sweep.html'}",
+              soft_wrap=True)
 
 
 def _why(point: dict) -> str:

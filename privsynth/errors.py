@@ -34,3 +34,7 @@ class IntegrityError(PrivsynthError):
 
 class ReleaseError(PrivsynthError):
     """A release could not be written (for example the output folder is not writable)."""
+
+
+class NotFittedError(PrivsynthError):
+    """A generator was asked for its table or guarantee before ``fit`` (scikit-learn's name for it)."""

@@ -171,3 +171,14 @@ def map_tasks(fn: Callable[[A], T], args: Sequence[A], client: Any = None, retri
                              f"({listed}); fix the cause and run again (results were not used)")
     return MapOutcome([results[i] for i in range(total)], tuple(failures), workers, where,
                       time.perf_counter() - start)
+
+
+def task_mapper(client: Any = None, retries: int = 2) -> Callable[..., MapOutcome[Any]]:
+    """``map(fn, args, progress, label)`` running on ``client`` (in this process when None): the task mapper the
+    pipeline hands to the shadow attack, so attacks/ never opens a cluster itself."""
+
+    def mapper(fn: Callable[[A], T], args: Sequence[A], progress: Progress | None = None,
+               label: str = "task") -> MapOutcome[T]:
+        return map_tasks(fn, args, client, retries=retries, progress=progress, label=label)
+
+    return mapper

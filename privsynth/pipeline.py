@@ -11,45 +11,36 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterator, Protocol
+from typing import Any, ContextManager, Iterator, Protocol
 
-import numpy as np
 import pandas as pd
 
-from privsynth.attacks.audit import empirical_epsilon
-from privsynth.attacks.base import AttackData
-from privsynth.attacks.membership.density import density_membership
-from privsynth.attacks.membership.shadow import copy_training_rows, run_shadow_models, score_runs, shadow_result
-from privsynth.attacks.membership.vulnerable import pick_targets
-from privsynth.attacks.registry import run_attacks
-from privsynth.data.bundled import bundled_table
+from privsynth.attacks.base import TaskMapper, attack_tables
+from privsynth.attacks.membership.targets import plan_shadow_attack
+from privsynth.attacks.registry import run_checks
 from privsynth.data.domain import PublicDomain
-from privsynth.data.fingerprint import rows_fingerprint, sha256_file
-from privsynth.data.io import DomainReport, check_table, read_raw
-from privsynth.data.split import assign_holdout
-from privsynth.errors import DataError, PrivsynthError, ThreatModelError
+from privsynth.data.fingerprint import rows_fingerprint
+from privsynth.data.inputs import Inputs, read_inputs
+from privsynth.errors import PrivsynthError, ThreatModelError
 from privsynth.evaluation.comparison import association_matrices, marginal_shares
-from privsynth.evaluation.marginals import marginal_tvd
-from privsynth.evaluation.ml import tstr_auc
+from privsynth.evaluation.registry import UtilityData, run_metrics
 from privsynth.generators.base import Generator
 from privsynth.generators.registry import check_device, is_dp, make_generator
-from privsynth.parallel import compute_client, machine_workers
+from privsynth.parallel import compute_client, machine_workers, task_mapper
 from privsynth.privacy.home import StewardHome
 from privsynth.privacy.ledger import BudgetLedger, Outcome
 from privsynth.privacy.noise import NoiseSource, fresh_nonce
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import PrivateData
 from privsynth.release.bundle import RELEASE_DIR, REVIEW_DIR, release_reservation, reserve_run_folder, write_run_folder
-from privsynth.release.gate import decide
-from privsynth.release.manifest import MANIFEST_NAME, PublicManifest, build_manifest
-from privsynth.release.table import CSV_NAME, TABLE_NAME, csv_bytes, parquet_bytes
-from privsynth.report.json_report import build_report
-from privsynth.report.review import private_record, review_files
+from privsynth.release.gate import decide, declared_checks
+from privsynth.release.manifest import PublicManifest
+from privsynth.report.documents import run_documents
 from privsynth.results import AttackResult, Decision, Guarantee, UtilityResult
-from privsynth.threat_model import BUNDLED_PREFIX, LoadedThreatModel, ThreatModel, load_threat_model
+from privsynth.threat_model import LoadedThreatModel, ThreatModel, load_threat_model
 
 
 class StepReporter(Protocol):
@@ -74,29 +65,6 @@ class _Silent:
 
     def tasks(self, done: int, total: int, label: str) -> None:
         pass
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """The checked private tables and what the steward's private records say about them (never released)."""
-
-    train: pd.DataFrame
-    holdout: pd.DataFrame
-    domain: PublicDomain
-    source_name: str
-    source_sha256: str
-    holdout_sha256: str | None
-    domain_report: DomainReport
-    #: source-table row number of each train / holdout row (None: the holdout came from its own file)
-    train_rows: np.ndarray | None = None
-    holdout_rows: np.ndarray | None = None
-
-    @property
-    def rows(self) -> pd.DataFrame:
-        """Every checked row of the source (train and, when split from it, holdout): the ledger's fingerprint."""
-        if self.holdout_rows is None:
-            return self.train
-        return pd.concat([self.train, self.holdout], ignore_index=True)
 
 
 @dataclass(frozen=True)
@@ -135,43 +103,6 @@ def preflight(model: ThreatModel) -> Generator:
     return generator
 
 
-def read_inputs(loaded: LoadedThreatModel, split: np.random.Generator) -> Inputs:
-    """Read and check the source (and holdout) against the public domain. Without a holdout file, every row
-    goes to the holdout by its own draw from ``split``, the run's secret generator (data/split.py)."""
-    spec = loaded.model.data
-    source = bundled_table(spec.source[len(BUNDLED_PREFIX):]) if spec.source.startswith(BUNDLED_PREFIX) \
-        else loaded.resolve(spec.source)
-    frame, report = check_table(read_raw(source), spec, str(source))
-    domain = PublicDomain(loaded.model.kept_columns, target=spec.target)
-    if spec.holdout:
-        holdout_path = loaded.resolve(spec.holdout)
-        holdout, _ = check_table(read_raw(holdout_path), spec, str(holdout_path))
-        return Inputs(frame, holdout, domain, source.name, sha256_file(source), sha256_file(holdout_path), report,
-                      np.arange(len(frame)), None)
-    train_rows, holdout_rows = assign_holdout(len(frame), spec.holdout_fraction, split)
-    train = frame.iloc[train_rows].reset_index(drop=True)
-    holdout = frame.iloc[holdout_rows].reset_index(drop=True)
-    return Inputs(train, holdout, domain, source.name, sha256_file(source), None, report, train_rows, holdout_rows)
-
-
-def attack_tables(train: pd.DataFrame, holdout: pd.DataFrame, model: ThreatModel,
-                  domain: PublicDomain) -> tuple[AttackData, pd.DataFrame, pd.DataFrame]:
-    """Members (training rows), control and null rows (disjoint holdout rows), all of one size."""
-    spec = model.attacks
-    size = min(spec.sample_size, len(train), len(holdout) // 2)
-    if size < 20:
-        raise DataError(f"the holdout has {len(holdout)} rows: attacks need at least 40 (raise "
-                        "data.holdout_fraction or give a larger data.holdout file)")
-    rng = np.random.default_rng([spec.seed, 0xA77])
-    members = train.iloc[np.sort(rng.choice(len(train), size, replace=False))].reset_index(drop=True)
-    order = rng.permutation(len(holdout))
-    control = holdout.iloc[np.sort(order[:size])].reset_index(drop=True)
-    null = holdout.iloc[np.sort(order[size:2 * size])].reset_index(drop=True)
-    data = AttackData(members, control, domain, tuple(model.attacker.known_columns),
-                      tuple(model.attacker.secret_columns), spec.n_attacks, spec.seed)
-    return data, null, members
-
-
 @dataclass(frozen=True)
 class ShadowGenerator:
     """The shadow attack's ``fit_and_sample``: a fresh generator of the release's kind, parameters and budget,
@@ -180,7 +111,7 @@ class ShadowGenerator:
     attacks/ receives it as a callable and never imports generators/ or privacy/."""
 
     kind: str
-    params: dict[str, Any]
+    params: Any
     epsilon: float
     delta: float
     allow_non_dp: bool
@@ -203,69 +134,35 @@ def odometer_for(generator: Generator, epsilon: float, delta: float) -> Odometer
     return Odometer.for_epsilon(epsilon, delta, accountant=generator.accountant)
 
 
-def shadow_targets(inputs: Inputs, model: ThreatModel) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[Any]]]:
-    """The shadow attack's targets, its reference population (the holdout without any target), and what the
-    report may say about each target: its source row number and isolation score, never its values."""
-    spec, train, holdout = model.attacks.shadow, inputs.train, inputs.holdout
-    reference_mask = np.ones(len(holdout), dtype=bool)
-    if spec.target_rows:
-        in_train = {int(r): i for i, r in enumerate(inputs.train_rows)} if inputs.train_rows is not None else {}
-        in_holdout = {int(r): i for i, r in enumerate(inputs.holdout_rows)} if inputs.holdout_rows is not None else {}
-        picked = []
-        for row in spec.target_rows:
-            if row in in_train:
-                picked.append(train.iloc[[in_train[row]]])
-            elif row in in_holdout:
-                picked.append(holdout.iloc[[in_holdout[row]]])
-                reference_mask[in_holdout[row]] = False
-            else:
-                raise DataError(f"attacks.shadow.target_rows: row {row} is not a row of data.source "
-                                f"({len(train) + len(holdout) if inputs.holdout_rows is not None else len(train)} rows,"
-                                " numbered from 0)")
-        targets = pd.concat(picked, ignore_index=True)
-        described: dict[str, list[Any]] = {"source_row": list(spec.target_rows), "isolation": [None] * len(picked)}
-    else:
-        positions, isolation = pick_targets(train, inputs.domain, spec.targets, spec.selection, model.attacks.seed)
-        targets = train.iloc[positions].reset_index(drop=True)
-        source_rows = inputs.train_rows[positions] if inputs.train_rows is not None else positions
-        described = {"source_row": [int(r) for r in source_rows],
-                     "isolation": [round(float(isolation[p]), 4) for p in positions]}
-    reference = holdout[reference_mask].reset_index(drop=True)
-    if spec.train_size > len(reference):
-        raise DataError(f"attacks.shadow.train_size {spec.train_size} exceeds the {len(reference)} holdout rows the "
-                        "attacker draws shadow training sets from; lower it or raise data.holdout_fraction")
-    return targets, reference, described
-
-
-def membership_attacks(inputs: Inputs, model: ThreatModel, data: AttackData, reference: pd.DataFrame,
-                       candidate: pd.DataFrame, tasks: Callable[[int, int, str], None] = lambda d, t, label: None,
-                       ) -> tuple[list[AttackResult], dict[str, AttackResult]]:
-    """The density attack (its reference: holdout rows disjoint from the control) and, when enabled, the
-    shadow-model attack, its epsilon audit, and its positive control: the same attack against a "generator"
-    that publishes its training rows, which it must see through. Returns results and positive controls."""
-    results = [density_membership(data, candidate, reference)]
-    positives = {"membership_density_auc": density_membership(data, data.members, reference)}
-    spec = model.attacks.shadow
-    if not spec.enabled:
-        return results, positives
-    targets, population, described = shadow_targets(inputs, model)
-    kind = model.generator.kind
-    factory = ShadowGenerator(kind, dict(model.generator.params), model.privacy.epsilon,
-                              model.privacy.delta, model.privacy.allow_non_dp, inputs.domain,
-                              spec.synthetic_rows or 5 * spec.train_size, model.compute.device)
-    seed = model.attacks.seed
-    settings = {"train_size": spec.train_size, "synthetic_rows": factory.n_rows,
-                "selection": "target_rows" if spec.target_rows else spec.selection}
-    workers = model.compute.workers or min(machine_workers(), spec.shadow_runs)
+@contextlib.contextmanager
+def _task_mapper(model: ThreatModel) -> Iterator[TaskMapper]:
+    """Where the shadow attack's fits run: the threat model's dask cluster (started only when the attack is on)."""
+    if not model.attacks.shadow.enabled:
+        yield task_mapper(None)
+        return
+    workers = model.compute.workers or min(machine_workers(), model.attacks.shadow.shadow_runs)
     with compute_client(model.compute.scheduler, workers) as client:
-        runs = run_shadow_models(targets, population, inputs.domain, factory, spec.train_size, spec.shadow_runs,
-                                 seed, client, progress=lambda done, total: tasks(done, total, f"{kind} shadow fits"))
-        copies = run_shadow_models(targets, population, inputs.domain, copy_training_rows, spec.train_size,
-                                   spec.shadow_runs, seed, client)
-    scores = score_runs(runs, seed)
-    results += [shadow_result(runs, scores, described, seed, settings), empirical_epsilon(scores, model.privacy.delta)]
-    positives["shadow_auc"] = shadow_result(copies, score_runs(copies, seed), described, seed, settings)
-    return results, positives
+        yield task_mapper(client)
+
+
+def run_attacks(inputs: Inputs, model: ThreatModel, candidate: pd.DataFrame, names: list[str],
+                reporter: StepReporter) -> list[AttackResult]:
+    """Every declared attack on the candidate and its controls; the shadow attack gets its generator factory
+    (the release's kind, parameters and budget) and the cluster's task mapper injected here."""
+    spec = model.attacks
+    data, null_table = attack_tables(inputs.train, inputs.holdout, inputs.domain, spec.sample_size,
+                                     model.attacker.known_columns, model.attacker.secret_columns, spec.n_attacks,
+                                     spec.seed)
+    with _task_mapper(model) as mapper:
+        if spec.shadow.enabled:
+            factory = ShadowGenerator(model.generator.kind, model.generator.params, model.privacy.epsilon,
+                                      model.privacy.delta, model.privacy.allow_non_dp, inputs.domain,
+                                      spec.shadow.synthetic_rows or 5 * spec.shadow.train_size, model.compute.device)
+            plan = plan_shadow_attack(inputs.train, inputs.holdout, inputs.train_rows, inputs.holdout_rows,
+                                      spec.shadow, inputs.domain, spec.seed, factory, mapper, model.privacy.delta,
+                                      lambda done, total: reporter.tasks(done, total, f"{factory.kind} shadow fits"))
+            data = replace(data, shadow=plan)
+        return run_checks(data, candidate, names, {"null": null_table, "positive": data.members})
 
 
 @dataclass(frozen=True)
@@ -370,24 +267,16 @@ def evaluate(
     with step("sample"):
         n_rows = model.generator.n_rows or generator.default_rows_
         candidate = inputs.domain.cast(generator.sample(n_rows, seed=model.generator.seed))
+    declared = declared_checks(model)
+    names = list(dict.fromkeys(d.check.name for d in declared))
     with step("attacks"):
-        data, null_table, positive_table = attack_tables(inputs.train, inputs.holdout, model, inputs.domain)
-        attacks = run_attacks(data, candidate)
-        nulls = {r.name: r for r in run_attacks(data, null_table)}
-        positives = {r.name: r for r in run_attacks(data, positive_table)}
-    with step("membership"):
-        membership, membership_positives = membership_attacks(inputs, model, data, null_table, candidate,
-                                                              tasks=reporter.tasks)
-        attacks += membership
-        positives.update(membership_positives)
+        attacks = run_attacks(inputs, model, candidate, names, reporter)
     with step("utility"):
-        utility = marginal_tvd(inputs.holdout, candidate, inputs.domain, seed=model.attacks.seed)
-        utility += tstr_auc(inputs.train, candidate, inputs.holdout, inputs.domain, model.data.target,
-                            seed=model.attacks.seed)
+        utility = run_metrics(UtilityData(inputs.train, inputs.holdout, inputs.domain, model.data.target,
+                                          model.attacks.seed), candidate, names)
         comparison = {"marginals": marginal_shares(inputs.holdout, candidate, inputs.domain, report_columns(model)),
                       "associations": association_matrices(inputs.holdout, candidate, inputs.domain)}
-    attacks, utility, decision = decide(attacks, utility, model.gates, nulls, positives,
-                                        claimed_epsilon=guarantee.epsilon if guarantee.dp else None)
+    attacks, utility, decision = decide(declared, attacks, utility, guarantee.epsilon if guarantee.dp else None)
     return Evaluation(loaded, name, inputs, guarantee, odometer, candidate, n_rows, attacks, utility, decision,
                       comparison, _ledger_standing(booking.ledger, model.dataset), entry, timings)
 
@@ -451,7 +340,7 @@ def run(
                       reporter)
         start = time.perf_counter()
         with (reporter or _Silent()).step("write"):
-            documents = RunDocuments.build(ev, started, nonce, key, fingerprint, command)
+            documents = run_documents(ev, started, nonce, key, fingerprint, command)
             write_run_folder(run_dir, documents.files)
     except BaseException:
         release_reservation(run_dir)
@@ -463,47 +352,3 @@ def run(
     return RunResult(ev.decision, run_dir, run_dir / RELEASE_DIR if ev.decision.released else None,
                      run_dir / REVIEW_DIR, documents.report, documents.manifest, documents.record, ev.attacks,
                      ev.utility, ev.guarantee, internal)
-
-
-@dataclass(frozen=True)
-class RunDocuments:
-    """Every file of a run folder, computed as values before anything is written: the public release (table and
-    manifest, released runs only) and the internal review package."""
-
-    manifest: PublicManifest | None
-    report: dict[str, Any]
-    record: dict[str, Any]
-    files: dict[str, bytes]
-
-    @classmethod
-    def build(cls, ev: Evaluation, started: datetime, nonce: bytes, key: bytes, fingerprint: str,
-              command: str | None) -> "RunDocuments":
-        model = ev.loaded.model
-        files: dict[str, bytes] = {}
-        manifest = None
-        if ev.decision.released:
-            tables = {TABLE_NAME: parquet_bytes(ev.candidate, ev.name, model.dataset, model.generator.kind)}
-            if "csv" in model.output.formats:
-                tables[CSV_NAME] = csv_bytes(ev.candidate)
-            manifest = build_manifest(run=ev.name, started_utc=_iso(started), dataset=model.dataset,
-                                      threat_model=model, guarantee=ev.guarantee, charges=ev.odometer.charges,
-                                      rows=ev.n_rows, files=tables)
-            files.update({f"{RELEASE_DIR}/{n}": b for n, b in tables.items()})
-            files[f"{RELEASE_DIR}/{MANIFEST_NAME}"] = manifest.to_json().encode()
-        report = build_report(
-            run_name=ev.name, decision=ev.decision, guarantee=ev.guarantee, attacks=ev.attacks, utility=ev.utility,
-            timings=ev.timings, threat_model_name=model.name, generator_kind=model.generator.kind,
-            overrides=ev.loaded.overrides, epsilon_budget=model.privacy.epsilon, ledger=ev.ledger,
-            comparison=ev.comparison, charges=[{"label": c.label, "mechanism": c.mechanism, "rho": c.rho} for c in ev.odometer.charges], rows=ev.n_rows,
-            domain_report=ev.inputs.domain_report)
-        record = private_record(
-            run=ev.name, started_utc=_iso(started), dataset=model.dataset, nonce=nonce, key=key,
-            loaded=ev.loaded, source=ev.inputs.source_name, source_sha256=ev.inputs.source_sha256,
-            holdout_sha256=ev.inputs.holdout_sha256, rows_fingerprint=fingerprint, command=command,
-            ledger=ev.ledger, ledger_entry=ev.ledger_entry, manifest=manifest)
-        files.update({f"{REVIEW_DIR}/{n}": b for n, b in review_files(report, record, manifest).items()})
-        return cls(manifest, report, record, files)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")

@@ -26,7 +26,8 @@ from typing import Any, Sequence
 
 from privsynth.errors import BudgetExceeded, PrivsynthError
 from privsynth.parallel import SYNCHRONOUS, compute_client, machine_workers, map_tasks
-from privsynth.pipeline import Booking, Inputs, StepReporter, evaluate, prepare
+from privsynth.data.inputs import Inputs
+from privsynth.pipeline import Booking, StepReporter, evaluate, prepare
 from privsynth.privacy.home import StewardHome
 from privsynth.privacy.ledger import BudgetLedger
 from privsynth.privacy.noise import NoiseSource, fresh_nonce
@@ -63,10 +64,9 @@ def _point(epsilon: float, ev: Any) -> dict[str, Any]:
         "epsilon_spent": ev.guarantee.epsilon,
         "decision": ev.decision.label,
         "failed_checks": [{"check": f.check, "reason": f.reason} for f in ev.decision.failures],
-        "attacks": [{"name": a.name, "estimate": a.estimate, "ci": list(a.ci), "threshold": a.threshold,
-                     "passed": a.passed} for a in ev.attacks],
-        "utility": {u.name: {"value": u.value, "ci": None if u.ci is None else list(u.ci), "threshold": u.threshold,
-                             "passed": u.passed} for u in ev.utility},
+        "attacks": [{k: v for k, v in a.to_dict().items() if k not in ("roc", "histogram", "details")}
+                    for a in ev.attacks],
+        "utility": {u.name: {k: v for k, v in u.to_dict().items() if k != "details"} for u in ev.utility},
         "timings": {k: round(v, 2) for k, v in ev.timings.items()},
     }
 
@@ -164,13 +164,14 @@ def _check_budget(ledger: BudgetLedger, dataset: str, wanted: float, declared: f
         return
     total, spent = min(totals), standing[0].epsilon_spent if standing else 0.0
     if spent + wanted > total * (1 + 1e-9):
-        raise BudgetExceeded(f"dataset {dataset!r}: the sweep books epsilon {wanted:g} (the sum of its points) but only "
-                             f"{max(0.0, total - spent):.4g} of its total epsilon {total:g} is left (ledger "
+        raise BudgetExceeded(f"dataset {dataset!r}: the sweep books epsilon {wanted:g} (the sum of its points) but "
+                             f"only {max(0.0, total - spent):.4g} of its total epsilon {total:g} is left (ledger "
                              f"{ledger.path}); sweep fewer or smaller epsilons, or sweep on a public proxy table")
 
 
 def _command(loaded: LoadedThreatModel, epsilons: Sequence[float]) -> str:
-    parts = ["privsynth", "sweep", f"threat_models/{loaded.path.name}", "--epsilons", ",".join(f"{e:g}" for e in epsilons)]
+    parts = ["privsynth", "sweep", f"threat_models/{loaded.path.name}", "--epsilons",
+             ",".join(f"{e:g}" for e in epsilons)]
     for override in loaded.overrides:
         parts += ["--set", override]
     return " ".join(shlex.quote(p) for p in parts)

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
+from privsynth.checks import CATALOGUE, Check
 from privsynth.errors import ThreatModelError
+from privsynth.generator_config import AIMGenerator, GeneratorSpec
 
 BUNDLED_PREFIX = "bundled:"
 #: what a public document shows in place of a path on the steward's machine
@@ -30,10 +32,10 @@ class _Strict(BaseModel):
 
 
 class NumericColumn(_Strict):
-    type: Literal["integer", "float"]
-    min: float
-    max: float
-    missing: bool = False
+    type: Literal["integer", "float"] = Field(description="A number: integer or float.")
+    min: float = Field(description="Public lower bound (documentation or a legal range, never read from data).")
+    max: float = Field(description="Public upper bound (documentation or a legal range, never read from data).")
+    missing: bool = Field(default=False, description="Whether the column may be empty (missing is its own code).")
     bins: int | None = Field(
         default=None,
         ge=2,
@@ -60,15 +62,16 @@ class NumericColumn(_Strict):
 
 
 class CategoricalColumn(_Strict):
-    type: Literal["categorical"]
-    values: list[str] = Field(min_length=1)
-    missing: bool = False
+    type: Literal["categorical"] = Field(description="A category from a public list.")
+    values: list[str] = Field(min_length=1, description="Every public category, in a meaningful order.")
+    missing: bool = Field(default=False, description="Whether the column may be empty (missing is its own code).")
     fallback: str | None = Field(
         default=None,
-        description="With out_of_domain: map, unknown categories become this declared value.",
+        description="With out_of_domain: clip, unknown categories become this declared value.",
     )
-    confirmed: bool = True
-    why: str | None = None
+    confirmed: bool = Field(default=True, description="False when the list was read from data by `privsynth "
+                            "init`: a person must confirm it is public knowledge before `run` accepts it.")
+    why: str | None = Field(default=None, description="Where the public category list comes from.")
 
     @field_validator("values", mode="before")
     @classmethod
@@ -98,15 +101,16 @@ class DataSpec(_Strict):
         description="The registered name of the data set in the budget ledger (default: the threat model's name). "
         "Every run of the same data must use the same name: budgets are booked against it, not against a file.")
     holdout: str | None = Field(default=None, description="Optional separate holdout file (same columns).")
-    holdout_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
-    drop_columns: list[str] = Field(default_factory=list)
+    holdout_fraction: float = Field(default=0.2, gt=0.0, lt=1.0, description="Without a holdout file, each row "
+                                    "goes to the holdout with this probability, by the run's secret randomness.")
+    drop_columns: list[str] = Field(default_factory=list, description="Declared columns left out of synthesis.")
     out_of_domain: Literal["error", "clip"] = Field(
         default="error",
         description="error: refuse the table; clip: clamp numbers to the bounds and map unknown "
         "categories to the column's fallback (counted for the internal report only).",
     )
     target: str | None = Field(default=None, description="Column predicted in the train-on-synthetic check.")
-    columns: dict[str, ColumnSpec] = Field(min_length=2)
+    columns: dict[str, ColumnSpec] = Field(min_length=2, description="The PUBLIC domain of every column.")
 
 
 class AttackerSpec(_Strict):
@@ -115,8 +119,8 @@ class AttackerSpec(_Strict):
 
 
 class PrivacySpec(_Strict):
-    epsilon: float = Field(gt=0.0, le=100.0)
-    delta: float = Field(default=1e-9, gt=0.0, lt=1.0)
+    epsilon: float = Field(gt=0.0, le=100.0, description="This run's privacy budget epsilon.")
+    delta: float = Field(default=1e-9, gt=0.0, lt=1.0, description="This run's delta (well below 1 / rows).")
     allow_non_dp: bool = Field(default=False, description="Permit generators without a DP guarantee.")
     total_epsilon: float | None = Field(
         default=None, gt=0.0, description="Budget for ALL runs of the data set (data.dataset) in the steward's "
@@ -136,18 +140,11 @@ class PrivacySpec(_Strict):
         return self
 
 
-class GeneratorSpec(_Strict):
-    kind: str = "mst"
-    params: dict[str, Any] = Field(default_factory=dict)
-    seed: int = Field(default=0, ge=0)
-    n_rows: int | None = Field(default=None, ge=1, description="Rows to sample; default = training rows.")
-
-
 class ShadowSpec(_Strict):
     """Shadow-model membership inference against the configured generator, and the empirical epsilon audit.
     Defaults finish in minutes on 2 cores for mst; every shadow run is one generator fit."""
 
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="Run the shadow-model attack and its epsilon audit.")
     targets: int = Field(default=10, ge=1, le=500, description="How many training records to attack.")
     selection: Literal["isolated", "random"] = Field(
         default="isolated", description="isolated: the records farthest from their 5 nearest neighbours (the "
@@ -172,9 +169,10 @@ class ShadowSpec(_Strict):
 
 class AttackSpec(_Strict):
     sample_size: int = Field(default=2000, ge=50, description="Rows per side (targets, control) an attack uses.")
-    n_attacks: int = Field(default=500, ge=10)
-    seed: int = Field(default=0, ge=0)
-    shadow: ShadowSpec = Field(default_factory=ShadowSpec)
+    n_attacks: int = Field(default=500, ge=10, description="Attacks per anonymeter evaluator (more: narrower "
+                           "intervals).")
+    seed: int = Field(default=0, ge=0, description="Seed of the attacks' sampling (public).")
+    shadow: ShadowSpec = Field(default_factory=ShadowSpec, description="The shadow-model attack.")
 
 
 class ComputeSpec(_Strict):
@@ -196,41 +194,60 @@ class ComputeSpec(_Strict):
         raise ValueError(f"{value!r} is not null, 'synchronous' or a scheduler address like tcp://host:8786")
 
 
-class GateSpec(_Strict):
-    """Upper bounds. A check passes when the upper end of its 95% interval is within its bound."""
+def _gate_field(check: Check) -> tuple[Any, Any]:
+    low, high = check.threshold_range
+    return (float | Literal["report"], Field(
+        default=check.default_threshold,
+        description=f"{check.meaning}. Blocks when the upper end of its 95% interval exceeds this (between {low:g} "
+                    f"and {high:g}), or 'report' to measure it without gating."))
 
-    singling_out_univariate: float = Field(default=0.10, ge=0, le=1)
-    singling_out_multivariate: float = Field(default=0.10, ge=0, le=1)
-    linkability: float = Field(default=0.10, ge=0, le=1)
-    attribute_inference: float = Field(default=0.25, ge=0, le=1)
-    membership_distance_auc: float = Field(default=0.60, ge=0.5, le=1)
-    membership_density_auc: float = Field(default=0.60, ge=0.5, le=1)
-    shadow_auc: float = Field(default=0.65, ge=0.5, le=1, description="Mean held-out AUC of the shadow-model "
-                              "attack over its targets. A DP generator is also audited: the release is blocked "
-                              "when the empirical epsilon lower bound exceeds the claimed epsilon.")
-    dcr_closer_to_train: float = Field(default=0.60, ge=0.5, le=1)
-    exact_copies: float = Field(default=0.01, ge=0, le=1)
-    tvd_1way: float = Field(default=0.10, ge=0, le=1)
-    tvd_2way: float = Field(default=0.20, ge=0, le=1)
-    tstr_auc_gap: float = Field(default=0.15, ge=0, le=1)
+
+class _Gates(_Strict):
+    """Upper bounds, one per gated check of the catalogue. A check passes when the upper end of its 95% interval
+    is within its bound; the epsilon audit needs no threshold (its bound is the claimed epsilon)."""
+
+    @model_validator(mode="after")
+    def _within_range(self) -> "_Gates":
+        problems = []
+        for name, value in self:
+            low, high = CATALOGUE[name].threshold_range
+            if value != "report" and not (low <= value <= high and math.isfinite(value)):
+                problems.append(f"{name} = {value:g} is outside [{low:g}, {high:g}] (a threshold on its scale, "
+                                "or 'report')")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def threshold(self, check: str) -> float | None:
+        """The bound of a gated check; None when the threat model asks for it to be reported only."""
+        value = getattr(self, check, CATALOGUE[check].default_threshold)
+        return None if value == "report" or value is None else float(value)
+
+
+GateSpec = create_model("GateSpec", __base__=_Gates,
+                        **{c.name: _gate_field(c) for c in CATALOGUE.values() if c.gated})
 
 
 class OutputSpec(_Strict):
-    directory: str = "reports"
-    formats: list[Literal["parquet", "csv"]] = Field(default_factory=lambda: ["parquet"], min_length=1)
+    directory: str = Field(default="reports", description="Where run folders go (relative to the working folder).")
+    formats: list[Literal["parquet", "csv"]] = Field(default_factory=lambda: ["parquet"], min_length=1,
+                                                     description="Table formats of the release (Parquet always).")
 
 
 class ThreatModel(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    description: str | None = None
-    data: DataSpec
-    attacker: AttackerSpec
-    privacy: PrivacySpec
-    generator: GeneratorSpec = Field(default_factory=GeneratorSpec)
-    attacks: AttackSpec = Field(default_factory=AttackSpec)
-    gates: GateSpec = Field(default_factory=GateSpec)
-    output: OutputSpec = Field(default_factory=OutputSpec)
-    compute: ComputeSpec = Field(default_factory=ComputeSpec)
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Names the runs (and, by "
+                      "default, the data set in the ledger).")
+    description: str | None = Field(default=None, description="What the table is, in a sentence.")
+    data: DataSpec = Field(description="The table, its holdout and its public domain.")
+    attacker: AttackerSpec = Field(description="What the attacker knows and wants.")
+    privacy: PrivacySpec = Field(description="The budget.")
+    generator: GeneratorSpec = Field(default_factory=lambda: AIMGenerator(kind="aim"),
+                                     description="The generator, by kind, with its parameters.")
+    attacks: AttackSpec = Field(default_factory=AttackSpec, description="Sizes and seed of the attack suite.")
+    gates: GateSpec = Field(default_factory=lambda: GateSpec(), description="The release thresholds, one per check "
+                            "of the catalogue (privsynth/checks.py); a number, or 'report' to measure without gating.")
+    output: OutputSpec = Field(default_factory=OutputSpec, description="Where and how runs are written.")
+    compute: ComputeSpec = Field(default_factory=ComputeSpec, description="Where independent tasks run.")
 
     @model_validator(mode="after")
     def _columns_are_declared(self) -> "ThreatModel":
@@ -303,10 +320,17 @@ class LoadedThreatModel(BaseModel):
         return p if p.is_absolute() else (self.path.parent / p)
 
 
+_UNION_TAGS = {"integer", "float", "categorical", "aim", "mst", "dp-tvae", "dp-ctgan", "gaussian-copula", "ctgan",
+               "tvae"}
+
+
 def _format_location(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("function-after[_bounds_ordered(), NumericColumn]",)]
-    # pydantic puts the discriminator tag into the path ("columns.age.integer.min"); keep it readable
-    cleaned = [p for p in parts if not p.startswith("function-")]
+    """pydantic puts a discriminated union's tag into the path ("columns.age.integer.min",
+    "generator.aim.params.degree"); the user wrote neither, so it is dropped."""
+    parts = [str(p) for p in loc if not str(p).startswith("function-")]
+    cleaned = [p for i, p in enumerate(parts)
+               if not (p in _UNION_TAGS and i > 0 and (parts[i - 1] == "generator" or
+                                                      (i > 1 and parts[i - 2] == "columns")))]
     return ".".join(cleaned) or "(top level)"
 
 
@@ -318,8 +342,7 @@ _FIXES = {
     "greater_than_equal": "use a larger value",
     "less_than_equal": "use a smaller value",
     "string_pattern_mismatch": "use letters, digits, '_', '.', '-' (max 64 characters)",
-    "union_tag_invalid": "type must be one of integer, float, categorical",
-    "union_tag_not_found": "add `type: integer|float|categorical`",
+    "union_tag_not_found": "add `type: integer|float|categorical` (a column) or `kind:` (the generator)",
 }
 
 
@@ -327,6 +350,8 @@ def _problems(err: ValidationError) -> list[str]:
     out = []
     for e in err.errors():
         loc = _format_location(tuple(e["loc"]))
+        if e["type"] in ("union_tag_invalid", "union_tag_not_found"):  # name the field the user wrote
+            loc += "." + str(e.get("ctx", {}).get("discriminator", "kind")).strip("'")
         msg = e["msg"].removeprefix("Value error, ")
         fix = _FIXES.get(e["type"])
         out.append(f"{loc}: {msg}" + (f" ({fix})" if fix else ""))

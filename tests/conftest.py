@@ -93,6 +93,14 @@ def small_threat_model_doc(source: Path, **changes) -> dict:
     return doc
 
 
+# Gates for mechanics tests on 3,000 rows: 300 attack targets and 100 anonymeter attacks give intervals up
+# to about 0.5 wide, so the thresholds sit well above them. Attribute inference is reported, not gated: its
+# upper CI reached 0.61 and its positive control only 0.89, leaving no threshold that is safe from both sides
+# (a threshold at or above the positive control makes the gate call the attack blind).
+LOOSE_GATES = {"gates__attribute_inference": "report", "gates__tvd_1way": 0.2, "gates__tvd_2way": 0.4,
+               "gates__tstr_auc_gap": 0.35, "gates__singling_out_multivariate": 0.4, "gates__linkability": 0.6}
+
+
 @pytest.fixture
 def write_threat_model(tmp_path, small_adult_csv):
     """Write a small-data threat model; keyword a__b=value sets doc['a']['b']."""
@@ -115,8 +123,8 @@ def pipeline_runs(tmp_path_factory, small_adult_csv):
     # 300 attack targets and 600 holdout rows give wide intervals: loosen the gates so the mechanics tests get
     # a release (the gate's arithmetic has its own tests in tests/release/test_gate.py)
     # (anonymeter's singling-out and linkability null controls reach 0.15-0.35 at 100 attacks: their noise floor)
-    loose = {"gates__attribute_inference": 0.6, "gates__tvd_1way": 0.2, "gates__tvd_2way": 0.4,
-             "gates__tstr_auc_gap": 0.35, "gates__singling_out_multivariate": 0.3, "gates__linkability": 0.45}
+    # every run draws fresh secret noise, so the loosened thresholds sit above the upper CIs seen over many runs
+    loose = LOOSE_GATES
     doc_path.write_text(yaml.safe_dump(small_threat_model_doc(small_adult_csv, **loose), sort_keys=False))
     released = run(doc_path, out=base / "out")
     blocked = run(doc_path, out=base / "out", overrides=("gates.tvd_2way=0.001",))

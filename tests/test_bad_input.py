@@ -75,7 +75,7 @@ CASES = {
     "undeclared known column": (_doc_case(attacker__known_columns=["zipcode"]), ["attacker.known_columns", "zipcode"]),
     "unknown generator": (_doc_case(generator__kind="magic"), ["generator.kind", "magic"]),
     "unknown generator parameter": (_doc_case(generator__params={"iterz": 3}), ["generator.params", "iterz"]),
-    "non-DP generator without consent": (_doc_case(generator__kind="gaussian-copula"), ["allow_non_dp"]),
+    "non-DP generator without consent": (_doc_case(generator__kind="gaussian-copula", generator__params={}), ["allow_non_dp"]),
     "unconfirmed bounds from init": (_unconfirmed, ["fnlwgt", "confirmed"]),
     "data file missing": (_doc_case(data__source="missing.csv"), ["missing.csv", "not found"]),
     "unsupported file type": (_doc_case(data__source="table.xlsx"), ["table.xlsx"]),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 from typer.testing import CliRunner
 
 from privsynth.cli import app

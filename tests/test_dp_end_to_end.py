@@ -10,26 +10,22 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from privsynth.data.io import check_table, read_raw
 from privsynth.pipeline import run
-from privsynth.threat_model import load_threat_model
 from tests.conftest import TEST_NONCE, small_threat_model_doc
 
 STARTED = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc)
 #: loose gates: these tests need releases of small tables, not verdicts (the gate has its own tests)
-LOOSE = {"gates__attribute_inference": 0.6, "gates__tvd_1way": 1.0, "gates__tvd_2way": 1.0,
+LOOSE = {"gates__attribute_inference": "report", "gates__tvd_1way": 1.0, "gates__tvd_2way": 1.0,
          "gates__tstr_auc_gap": 1.0, "gates__singling_out_multivariate": 0.4, "gates__singling_out_univariate": 0.4,
-         "gates__linkability": 0.5, "gates__membership_distance_auc": 0.75, "gates__membership_density_auc": 0.75,
+         "gates__linkability": 0.6, "gates__membership_distance_auc": 0.75, "gates__membership_density_auc": 0.75,
          "gates__dcr_closer_to_train": 0.75}
 #: the manifest's sections that hold outputs of charged mechanisms (and the hashes of the DP table)
 DP_SECTIONS = ("dp_outputs", "files")

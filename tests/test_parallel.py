@@ -7,7 +7,7 @@ import pytest
 
 from privsynth.attacks.membership.shadow import copy_training_rows, run_shadow_models
 from privsynth.errors import PrivsynthError
-from privsynth.parallel import compute_client, map_tasks
+from privsynth.parallel import compute_client, map_tasks, task_mapper
 
 
 class _FailsFirst:
@@ -49,7 +49,8 @@ def test_one_and_two_workers_give_identical_shadow_runs(adult, adult_domain):
     targets, reference = adult.iloc[:3].reset_index(drop=True), adult.iloc[100:700].reset_index(drop=True)
 
     def shadow(client):
-        return run_shadow_models(targets, reference, adult_domain, copy_training_rows, 200, 6, seed=4, client=client)
+        return run_shadow_models(targets, reference, adult_domain, copy_training_rows, 200, 6, seed=4,
+                                 map_tasks=task_mapper(client))
 
     in_process = shadow(None)
     with compute_client(None, workers=1) as client:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from privsynth.cli import app
 from privsynth.errors import BudgetExceeded, PrivsynthError
 from privsynth.privacy.ledger import BudgetLedger
-from privsynth.pipeline import read_inputs
+from privsynth.data.inputs import read_inputs
 from privsynth.privacy.noise import NoiseSource
 from tests.conftest import TEST_NOISE_KEY
 from privsynth.sweep import _evaluate_point, _PointSpec, parse_epsilons, sweep

@@ -31,10 +31,66 @@ def test_every_problem_is_reported_with_its_path(tmp_path, write_threat_model):
 
 
 def test_overrides_apply_and_are_recorded(write_threat_model):
-    loaded = load_threat_model(write_threat_model(), ["privacy.epsilon=3", "generator.kind=gaussian-copula"])
+    overrides = ["privacy.epsilon=3", "generator.kind=gaussian-copula", "generator.params={}"]
+    loaded = load_threat_model(write_threat_model(), overrides)
     assert loaded.model.privacy.epsilon == 3.0
     assert loaded.model.generator.kind == "gaussian-copula"
-    assert loaded.overrides == ("privacy.epsilon=3", "generator.kind=gaussian-copula")
+    assert loaded.model.generator.params.default_distribution == "beta"
+    assert loaded.overrides == tuple(overrides)
+
+
+def test_generators_and_their_parameters_are_validated_with_their_path(write_threat_model):
+    """`validate` once approved generator: {kind: magic, params: {iterz: 3}}: kinds and parameters are typed."""
+    with pytest.raises(ThreatModelError) as magic:
+        load_threat_model(write_threat_model(generator__kind="magic", generator__params={"iterz": 3}))
+    assert "generator: Input tag 'magic'" in str(magic.value) and "'aim'" in str(magic.value)
+    with pytest.raises(ThreatModelError) as typo:
+        load_threat_model(write_threat_model(generator__kind="aim", generator__params={"iterz": 3, "degree": "x"}))
+    assert sorted(p.split(":")[0] for p in typo.value.problems) == ["generator.params.degree", "generator.params.iterz"]
+    model = load_threat_model(write_threat_model(generator__kind="aim", generator__params={"degree": 2})).model
+    assert model.generator.params.degree == 2 and model.generator.params.max_model_size == 20.0
+
+
+def test_gates_are_a_mapping_checked_against_the_catalogue(write_threat_model):
+    with pytest.raises(ThreatModelError, match=r"gates\.linkabilty: Extra inputs"):
+        load_threat_model(write_threat_model(gates__linkabilty=0.1))
+    with pytest.raises(ThreatModelError, match=r"gates: tvd_1way = 3 is outside \[0, 1\]"):
+        load_threat_model(write_threat_model(gates__tvd_1way=3))
+    with pytest.raises(ThreatModelError, match=r"membership_distance_auc = 0.2 is outside \[0.5, 1\]"):
+        load_threat_model(write_threat_model(gates__membership_distance_auc=0.2))
+    model = load_threat_model(write_threat_model(gates__linkability="report")).model
+    assert model.gates.threshold("linkability") is None and model.gates.threshold("tvd_2way") == 0.2
+
+
+def _undescribed(node, path, definitions):
+    """Every property of the schema, walked through $ref, anyOf and discriminated unions, without a description."""
+    missing = []
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        node = definitions[name]
+        if name in _seen:
+            return []
+        _seen.add(name)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in node.get(key, []):
+            missing += _undescribed(option, path, definitions)
+    for name, prop in node.get("properties", {}).items():
+        if "description" not in prop:
+            missing.append(f"{path}.{name}")
+        missing += _undescribed(prop, f"{path}.{name}", definitions)
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), dict):
+            missing += _undescribed(node[key], f"{path}[]", definitions)
+    return missing
+
+
+_seen: set[str] = set()
+
+
+def test_every_field_of_the_schema_has_a_description():
+    schema = json_schema()
+    _seen.clear()
+    assert _undescribed(schema, "", schema.get("$defs", {})) == []
 
 
 def test_override_without_equals_sign_is_refused():

@@ -96,9 +96,6 @@ def empirical_epsilon(scores: ShadowScores, delta: float, alpha: float = 0.05) -
         "positives": positives, "fpr_upper": fpr_hi, "fnr_upper": fnr_hi, "delta": delta,
         "confidence": 1 - alpha,
         "max_certifiable": epsilon_lower_bound(0, negatives, 0, positives, delta, alpha)[0],
-        "gaussian_dp_mu_lower": mu, "gaussian_dp_epsilon": gdp_epsilon,
-        "meaning": "95% lower bound on the epsilon the generator's training actually spends, from the shadow "
-                   "attack's errors on held-out runs; a DP release must not exceed its claimed epsilon here. "
-                   "Detects gross faults; cannot prove a mechanism tight (see max_certifiable)."}
+        "gaussian_dp_mu_lower": mu, "gaussian_dp_epsilon": gdp_epsilon}
     return AttackResult(name=EMPIRICAL_EPSILON, estimate=eps_lo, ci=(eps_lo, eps_lo), n=negatives + positives,
                         details=details)

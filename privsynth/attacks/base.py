@@ -1,27 +1,64 @@
 """What every attack receives, and the one shape it returns.
 
-An attack is a plain function ``attack(data: AttackData, synthetic: pd.DataFrame) -> list[AttackResult]``.
-Attacks see tables, never models or generators. The same function is run three times by the pipeline:
-on the candidate synthetic table, on a null control (holdout rows the attack has never seen, posing as the
-synthetic table: the risk must come out near zero) and on a positive control (training rows posing as it:
-the attack must fire). Attacks only measure; thresholds and pass/fail are the gate's business.
+An attack is a plain function ``attack(data: AttackData, synthetic: pd.DataFrame) -> list[AttackResult]``
+registered against the names of the checks it measures in the catalogue (privsynth/checks.py). Attacks see
+tables, never models: the shadow-model attack, which must refit the generator, finds a ``fit_and_sample``
+factory and a task mapper in ``data.shadow``, injected by the pipeline, so this package never imports
+generators/ or privacy/. The registry runs an attack on the candidate table and, when its checks ask for
+them, on the controls: holdout rows it has never seen posing as the synthetic table (null: the risk must
+come out near zero) and training rows posing as it (positive: the attack must fire). Attacks only measure;
+thresholds and pass/fail are the gate's business.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from privsynth.data.domain import PublicDomain
+from privsynth.errors import DataError
+from privsynth.parallel import MapOutcome, Progress
 from privsynth.results import AttackResult
+
+A = TypeVar("A")
+T = TypeVar("T")
+
+FitAndSample = Callable[[pd.DataFrame, int], pd.DataFrame]
+"""``fit_and_sample(train, seed) -> synthetic``: a fresh generator of the release's configuration (and, for a
+DP generator, its budget) fitted on ``train`` and sampled. Must be picklable: it runs on dask workers."""
+
+TaskMapper = Callable[[Callable[[A], T], Sequence[A], "Progress | None", str], MapOutcome[T]]
+"""``map(fn, args, progress, label)``: ``[fn(a) for a in args]`` on the compute cluster (parallel.map_tasks)."""
+
+
+@dataclass(frozen=True)
+class ShadowSetup:
+    """Everything the shadow-model attack needs that a table attack does not: its targets (training rows, or
+    holdout rows named by the threat model), the attacker's population (holdout rows without any target), what
+    the report may say of each target (its source row number and isolation, never its values), the generator
+    factory and the task mapper. Built by attacks.membership.targets.plan_shadow_attack."""
+
+    targets: pd.DataFrame
+    population: pd.DataFrame
+    described: Mapping[str, list[Any]]
+    fit_and_sample: FitAndSample
+    map_tasks: TaskMapper
+    runs: int
+    train_size: int
+    synthetic_rows: int
+    selection: str
+    delta: float
+    progress: Progress | None = None
 
 
 @dataclass(frozen=True)
 class AttackData:
     """The attacker's view. ``members`` are training rows (the targets); ``control`` are holdout rows of the
-    same size, never used to fit the generator (non-members, and anonymeter's control set). All frames have
-    the canonical dtypes of ``domain.cast`` (pandas Categorical with the public categories, int64/Int64, float)."""
+    same size, never used to fit the generator (non-members, and anonymeter's control set); ``reference`` are
+    further holdout rows, disjoint from both (the density attack's population sample). All frames have the
+    canonical dtypes of ``domain.cast``."""
 
     members: pd.DataFrame
     control: pd.DataFrame
@@ -30,6 +67,27 @@ class AttackData:
     secret_columns: tuple[str, ...]
     n_attacks: int
     seed: int
+    reference: pd.DataFrame | None = None
+    shadow: ShadowSetup | None = None
 
 
 Attack = Callable[[AttackData, pd.DataFrame], list[AttackResult]]
+
+
+def attack_tables(train: pd.DataFrame, holdout: pd.DataFrame, domain: PublicDomain, sample_size: int,
+                  known_columns: Sequence[str], secret_columns: Sequence[str], n_attacks: int,
+                  seed: int) -> tuple[AttackData, pd.DataFrame]:
+    """Members (training rows), control and null rows (disjoint holdout rows), all of one size; the null rows
+    are also the density attack's reference. Returns the attack data and the null table."""
+    size = min(sample_size, len(train), len(holdout) // 2)
+    if size < 20:
+        raise DataError(f"the holdout has {len(holdout)} rows: attacks need at least 40 (raise "
+                        "data.holdout_fraction or give a larger data.holdout file)")
+    rng = np.random.default_rng([seed, 0xA77])
+    members = train.iloc[np.sort(rng.choice(len(train), size, replace=False))].reset_index(drop=True)
+    order = rng.permutation(len(holdout))
+    control = holdout.iloc[np.sort(order[:size])].reset_index(drop=True)
+    null = holdout.iloc[np.sort(order[size:2 * size])].reset_index(drop=True)
+    data = AttackData(members, control, domain, tuple(known_columns), tuple(secret_columns), n_attacks, seed,
+                      reference=null)
+    return data, null

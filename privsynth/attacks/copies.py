@@ -28,5 +28,4 @@ def exact_copies(data: AttackData, synthetic: pd.DataFrame) -> list[AttackResult
     half = Z95 * float(difference.std(ddof=1)) / math.sqrt(len(difference)) if len(difference) > 1 else 0.0
     return [AttackResult(
         name="exact_copies", estimate=estimate, ci=(estimate - half, estimate + half), n=len(syn), baseline=0.0,
-        details={"copy_rate_members": float(copies_member.mean()), "copy_rate_control": float(copies_control.mean()),
-                 "meaning": "excess share of synthetic rows identical to a training row"})]
+        details={"copy_rate_members": float(copies_member.mean()), "copy_rate_control": float(copies_control.mean())})]

@@ -1,27 +1,54 @@
-"""The attack suite, in the order reports list it. Extend by adding a function and one line here."""
+"""Runs the attacks of the catalogue's checks (privsynth/checks.py), with the controls each check asks for.
+
+An implementation named in the catalogue ("privsynth.attacks.<module>:<function>") is imported here on first
+use; one implementation may measure several checks (singling-out: univariate and multivariate). Adding an
+attack is its file and one catalogue line, nothing here.
+"""
 from __future__ import annotations
+
+import importlib
+from dataclasses import replace
+from typing import Mapping, Sequence
 
 import pandas as pd
 
 from privsynth.attacks.base import Attack, AttackData
-from privsynth.attacks.copies import exact_copies
-from privsynth.attacks.inference import attribute_inference
-from privsynth.attacks.linkability import linkability
-from privsynth.attacks.membership.distance import distance_membership
-from privsynth.attacks.singling_out import singling_out
-from privsynth.results import AttackResult
+from privsynth.checks import CATALOGUE, Check, check_of
+from privsynth.results import AttackResult, Control
 
-ATTACKS: dict[str, Attack] = {
-    "singling_out": singling_out,
-    "linkability": linkability,
-    "attribute_inference": attribute_inference,
-    "membership_distance": distance_membership,
-    "exact_copies": exact_copies,
-}
+PACKAGE = "privsynth.attacks"
 
 
-def run_attacks(data: AttackData, synthetic: pd.DataFrame, names: list[str] | None = None) -> list[AttackResult]:
+def resolve(implementation: str, package: str = PACKAGE) -> Attack:
+    """The function behind a catalogue entry; only this package's own modules may be named (layering)."""
+    module, _, function = implementation.partition(":")
+    if not (module == package or module.startswith(package + ".")) or not function:
+        raise ValueError(f"check implementation {implementation!r} must be '{package}.<module>:<function>'")
+    return getattr(importlib.import_module(module), function)
+
+
+def run_checks(data: AttackData, synthetic: pd.DataFrame, names: Sequence[str],
+               controls: Mapping[str, pd.DataFrame]) -> list[AttackResult]:
+    """Every attack that measures one of ``names`` (catalogue names), on the candidate table, then on each
+    control table its checks declare (``controls``: "null" and "positive" tables; one left out is not run);
+    a result carries its controls."""
+    chosen = [CATALOGUE[n] for n in names if CATALOGUE[n].kind == "attack"]
     results: list[AttackResult] = []
-    for name in names or list(ATTACKS):
-        results.extend(ATTACKS[name](data, synthetic))
+    for implementation in dict.fromkeys(c.implementation for c in chosen):
+        attack = resolve(implementation)
+        wanted = {control for c in chosen if c.implementation == implementation for control in c.controls
+                  if control in controls}
+        measured = {control: {r.name: r for r in attack(data, controls[control])} for control in sorted(wanted)}
+        for result in attack(data, synthetic):
+            results.append(_with_controls(result, check_of(result.name), measured))
     return results
+
+
+def _with_controls(result: AttackResult, check: Check, measured: Mapping[str, Mapping[str, AttackResult]]
+                   ) -> AttackResult:
+    def control(which: str) -> Control | None:
+        found = measured.get(which, {}).get(result.name) if which in check.controls else None
+        return None if found is None else Control(found.estimate, found.ci)
+
+    return replace(result, null_control=control("null") or result.null_control,
+                   positive_control=control("positive") or result.positive_control)

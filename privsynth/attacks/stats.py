@@ -6,6 +6,8 @@ import math
 import numpy as np
 from scipy.stats import beta, rankdata
 
+from privsynth.results import Curve
+
 Z95 = 1.959963984540054
 
 
@@ -61,11 +63,11 @@ def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     return low, high
 
 
-def roc_points(positives: np.ndarray, negatives: np.ndarray, max_points: int = 60) -> dict[str, list[float]]:
+def roc_points(positives: np.ndarray, negatives: np.ndarray, max_points: int = 60) -> Curve:
     """The ROC curve of scores (higher = "member"), thinned to at most ``max_points`` thresholds for a plot.
     Only rates leave this function, never a score of a single record."""
     scores = np.concatenate([np.asarray(positives, float), np.asarray(negatives, float)])
     thresholds = np.unique(np.quantile(scores, np.linspace(0.0, 1.0, max_points)))[::-1]
     fpr = [0.0] + [float(np.mean(negatives >= t)) for t in thresholds] + [1.0]
     tpr = [0.0] + [float(np.mean(positives >= t)) for t in thresholds] + [1.0]
-    return {"fpr": fpr, "tpr": tpr}
+    return Curve(tuple(fpr), tuple(tpr))

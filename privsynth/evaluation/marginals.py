@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from privsynth.data.domain import PublicDomain
+from privsynth.evaluation.registry import UtilityData
 from privsynth.results import UtilityResult
 
 EVALUATION_BINS = 16
@@ -46,9 +47,10 @@ def workload_error(reference: pd.DataFrame, synthetic: pd.DataFrame, domain: Pub
     return 2.0 * mean_tvd(reference, synthetic, domain, degree)
 
 
-def marginal_tvd(reference: pd.DataFrame, synthetic: pd.DataFrame, domain: PublicDomain, seed: int,
-                 n_bootstrap: int = 40) -> list[UtilityResult]:
-    ref_codes, coders = domain.encode(reference, bins=EVALUATION_BINS)
+def marginal_tvd(data: UtilityData, synthetic: pd.DataFrame, n_bootstrap: int = 40) -> list[UtilityResult]:
+    """``tvd_1way`` and ``tvd_2way`` of ``synthetic`` against the holdout, with bootstrap intervals."""
+    domain, seed = data.domain, data.seed
+    ref_codes, coders = domain.encode(data.holdout, bins=EVALUATION_BINS)
     syn_codes, _ = domain.encode(synthetic, bins=EVALUATION_BINS)
     sizes = np.array([coders[n].size for n in domain.names])
     k = len(domain.names)

@@ -14,6 +14,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
 from privsynth.data.domain import PublicDomain
+from privsynth.evaluation.registry import UtilityData
 from privsynth.results import UtilityResult
 from privsynth.threat_model import CategoricalColumn
 
@@ -46,8 +47,9 @@ def _auc(fit_frame: pd.DataFrame, test: pd.DataFrame, domain: PublicDomain, targ
     return float(roc_auc_score(y_test, model.predict_proba(_features(test, domain, target))[:, 1]))
 
 
-def tstr_auc(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, domain: PublicDomain,
-             target: str | None, seed: int) -> list[UtilityResult]:
+def tstr_auc(data: UtilityData, synthetic: pd.DataFrame) -> list[UtilityResult]:
+    """``tstr_auc_gap`` (gated), ``tstr_auc`` and ``trtr_auc`` for ``data.target``, tested on the holdout."""
+    train, holdout, domain, target, seed = data.train, data.holdout, data.domain, data.target, data.seed
     spec = domain.columns.get(target) if target else None
     if not isinstance(spec, CategoricalColumn):
         note = "no categorical data.target declared" if target is None or spec is None else "target is numeric"

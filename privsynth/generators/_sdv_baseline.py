@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from privsynth.generators.base import Generator, Progress, check_params, silent
+from privsynth.generator_config import GaussianCopulaParams, SDVNeuralParams
+from privsynth.generators.base import Generator, Progress, silent
 from privsynth.privacy.private_data import PrivateData
 from privsynth.results import Guarantee
 from privsynth.seeding import numpy_global_seed
@@ -69,15 +70,12 @@ class GaussianCopulaBaseline(_SDVBaseline):
     kind = "gaussian-copula"
     label = "GaussianCopulaSynthesizer"
 
-    def __init__(self, default_distribution: str = "beta") -> None:
-        super().__init__(**check_params(self.kind, {"default_distribution": default_distribution},
-                                        {"default_distribution": str}))
-        self.default_distribution = default_distribution
+    params_model = GaussianCopulaParams
 
     def _synthesizer(self, metadata):  # noqa: ANN001, ANN202
         from sdv.single_table import GaussianCopulaSynthesizer
 
-        return GaussianCopulaSynthesizer(metadata, default_distribution=self.default_distribution)
+        return GaussianCopulaSynthesizer(metadata, default_distribution=self.params.default_distribution)
 
 
 class CTGANBaseline(_SDVBaseline):
@@ -87,15 +85,12 @@ class CTGANBaseline(_SDVBaseline):
     kind = "ctgan"
     label = "CTGANSynthesizer"
 
-    def __init__(self, epochs: int = 100, batch_size: int = 500) -> None:
-        super().__init__(**check_params(self.kind, {"epochs": epochs, "batch_size": batch_size},
-                                        {"epochs": int, "batch_size": int}))
-        self.epochs, self.batch_size = epochs, batch_size
+    params_model = SDVNeuralParams
 
     def _synthesizer(self, metadata):  # noqa: ANN001, ANN202
         from sdv.single_table import CTGANSynthesizer
 
-        return CTGANSynthesizer(metadata, epochs=self.epochs, batch_size=self.batch_size,
+        return CTGANSynthesizer(metadata, epochs=self.params.epochs, batch_size=self.params.batch_size,
                                 enable_gpu=self.device != "cpu")
 
 
@@ -105,15 +100,12 @@ class TVAEBaseline(_SDVBaseline):
     kind = "tvae"
     label = "TVAESynthesizer"
 
-    def __init__(self, epochs: int = 100, batch_size: int = 500) -> None:
-        super().__init__(**check_params(self.kind, {"epochs": epochs, "batch_size": batch_size},
-                                        {"epochs": int, "batch_size": int}))
-        self.epochs, self.batch_size = epochs, batch_size
+    params_model = SDVNeuralParams
 
     def _synthesizer(self, metadata):  # noqa: ANN001, ANN202
         from sdv.single_table import TVAESynthesizer
 
-        return TVAESynthesizer(metadata, epochs=self.epochs, batch_size=self.batch_size,
+        return TVAESynthesizer(metadata, epochs=self.params.epochs, batch_size=self.params.batch_size,
                                enable_gpu=self.device != "cpu")
 
 

@@ -8,11 +8,12 @@ queries, so it costs no budget.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import pandas as pd
+from pydantic import BaseModel, ValidationError
 
-from privsynth.errors import PrivsynthError
+from privsynth.errors import NotFittedError, PrivsynthError
 from privsynth.privacy.private_data import PrivateData
 from privsynth.results import Guarantee
 
@@ -38,9 +39,18 @@ class Generator(ABC):
     device: str = "auto"
     #: rows to sample when the threat model does not say; set by fit (a DP generator estimates it privately)
     default_rows_: int
+    #: the generator's parameter model (privsynth/generator_config.py): validated there, only stored here
+    params_model: ClassVar[type[BaseModel]]
 
-    def __init__(self, **params: Any) -> None:
-        self.params = dict(params)
+    def __init__(self, params: BaseModel | None = None, **overrides: Any) -> None:
+        """``params`` (the threat model's) and keyword ``overrides``, validated by ``params_model``."""
+        given = {**(params.model_dump() if params is not None else {}), **overrides}
+        try:
+            self.params: Any = self.params_model(**given)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise PrivsynthError(f"generator.params.{where} for {self.kind!r}: {first['msg']}") from None
 
     @abstractmethod
     def fit(self, private: PrivateData, progress: Progress = silent) -> "Generator":
@@ -57,20 +67,4 @@ class Generator(ABC):
 
     def _require_fitted(self, attribute: str) -> None:
         if not hasattr(self, attribute):
-            raise PrivsynthError(f"{type(self).__name__}: call fit() before sample()")
-
-
-def check_params(kind: str, given: dict[str, Any], allowed: dict[str, type | tuple[type, ...]]) -> dict[str, Any]:
-    """Generators reject unknown parameters by name: a typo must not silently fall back to a default."""
-    unknown = sorted(set(given) - set(allowed))
-    if unknown:
-        raise PrivsynthError(f"generator.params: {unknown} are not parameters of {kind!r} "
-                             f"(allowed: {sorted(allowed)})")
-    for name, value in given.items():
-        expected = allowed[name] if isinstance(allowed[name], tuple) else (allowed[name],)
-        if float in expected and isinstance(value, int) and not isinstance(value, bool):
-            continue
-        if not isinstance(value, expected) or isinstance(value, bool) and bool not in expected:
-            wanted = " or ".join("null" if t is type(None) else t.__name__ for t in expected)
-            raise PrivsynthError(f"generator.params.{name}: expected {wanted}, got {value!r}")
-    return dict(given)
+            raise NotFittedError(f"{type(self).__name__}: call fit() before sample() or guarantee_")

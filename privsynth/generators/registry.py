@@ -1,7 +1,9 @@
 """Generator kinds by name. Extend by adding a class and one line here."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
+
+from pydantic import BaseModel
 
 from privsynth.errors import PrivsynthError
 from privsynth.generators._sdv_baseline import CTGANBaseline, GaussianCopulaBaseline, TVAEBaseline
@@ -23,13 +25,14 @@ GENERATORS: dict[str, type[Generator]] = {
 }
 
 
-def make_generator(kind: str, params: dict[str, Any]) -> Generator:
+def make_generator(kind: str, params: BaseModel | Mapping[str, Any] | None = None) -> Generator:
+    """An unfitted generator of ``kind`` holding its validated parameters: the threat model's parameter model
+    (``generator.params``), or a mapping checked against it (an unknown or ill-typed one is a PrivsynthError)."""
     if kind not in GENERATORS:
         raise PrivsynthError(f"generator.kind: unknown generator {kind!r} (choose one of {sorted(GENERATORS)})")
-    try:
-        return GENERATORS[kind](**params)
-    except TypeError as exc:
-        raise PrivsynthError(f"generator.params for {kind!r}: {exc}") from None
+    if params is None or isinstance(params, BaseModel):
+        return GENERATORS[kind](params)
+    return GENERATORS[kind](**dict(params))
 
 
 def is_dp(kind: str) -> bool:

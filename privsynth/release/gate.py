@@ -1,102 +1,157 @@
-"""The release gate: a pure function from measured results and declared thresholds to a decision.
+"""The release gate: a pure function from the declared checks and the measured results to a decision.
 
-A check passes when the upper end of its 95% interval is within its threshold (so an uncertain result
-cannot pass on a lucky point estimate). An attack whose positive control did not fire (training rows posing
-as the synthetic table scored no higher than the threshold) is blind on this data, and cannot pass.
+It fails closed. It loops over the checks the threat model declares (``declared_checks``: every check of the
+catalogue that applies, with the threat model's thresholds), never over whatever results happen to arrive:
+a declared check with no result, with no trials behind it (``n = 0``) or with a non-finite figure is "not
+measured" and blocks. A result the catalogue does not know is an error, never a silent pass.
+
+Rules (privsynth/checks.py): ``upper_ci_at_most`` passes when the upper end of its 95% interval is within
+the threshold, so an uncertain result cannot pass on a lucky point estimate, and, for an attack with a
+positive control, when that control fired above the threshold (a blind attack proves nothing);
+``lower_bound_at_most_claim`` (the epsilon audit) passes when the lower bound stays at or below the claimed
+epsilon; ``report_only`` and thresholds the threat model sets to 'report' are shown, never gated.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Mapping
+import math
+from dataclasses import dataclass, replace
+from typing import Iterable, Sequence, TypeVar
 
-from privsynth.attacks.audit import EMPIRICAL_EPSILON
+from privsynth.checks import CATALOGUE, Check, check_of
+from privsynth.errors import PrivsynthError
 from privsynth.results import AttackResult, Decision, GateFailure, UtilityResult
-from privsynth.threat_model import GateSpec
+from privsynth.threat_model import CategoricalColumn, ThreatModel
+
+R = TypeVar("R", AttackResult, UtilityResult)
 
 
-def attack_threshold(name: str, gates: GateSpec) -> float | None:
-    key = name.split(":", 1)[0]
-    return getattr(gates, key, None)
+@dataclass(frozen=True)
+class Declared:
+    """One check a release is judged on: its result name, catalogue entry and bound (None: report only)."""
+
+    name: str
+    check: Check
+    threshold: float | None
 
 
-def _upper(ci: tuple[float, float] | None, value: float) -> float:
-    return value if ci is None else ci[1]
+def declared_checks(model: ThreatModel) -> list[Declared]:
+    """Every check of the catalogue that applies to this threat model, with its threshold."""
+    kept = model.kept_columns
+    target = model.data.target
+    out: list[Declared] = []
+    for check in CATALOGUE.values():
+        if check.scope == "shadow" and not model.attacks.shadow.enabled:
+            continue
+        if check.scope == "target" and not (target in kept and isinstance(kept[target], CategoricalColumn)):
+            continue
+        threshold = model.gates.threshold(check.name) if check.gated else None
+        names = [f"{check.name}:{s}" for s in model.attacker.secret_columns if s in kept] if check.per_secret \
+            else [check.name]
+        out += [Declared(name, check, threshold) for name in names]
+    return out
 
 
-def judge_attack(result: AttackResult, gates: GateSpec, null: AttackResult | None,
-                 positive: AttackResult | None) -> tuple[AttackResult, GateFailure | None]:
-    threshold = attack_threshold(result.name, gates)
-    if threshold is None:
-        return result, None
-    upper = _upper(result.ci, result.estimate)
+def _finite(*values: float | None) -> bool:
+    return all(v is not None and math.isfinite(v) for v in values)
+
+
+def _not_measured(result: AttackResult | UtilityResult | None) -> str | None:
+    """Why a result cannot be judged, or None when it can."""
+    if result is None:
+        return "not measured: the check did not run (no result)"
+    if isinstance(result, AttackResult):
+        if result.n <= 0:
+            return f"not measured: no trials behind it (n = 0){_note(result)}"
+        if not _finite(result.estimate, *result.ci):
+            return "not measured: its estimate or interval is not a finite number"
+        return None
+    if result.value is None or not _finite(result.value, *(result.ci or ())):
+        return f"not measured: no value{_note(result)}"
+    return None
+
+
+def _note(result: AttackResult | UtilityResult) -> str:
+    why = result.details.get("note") or result.details.get("skipped")
+    return f" ({why})" if why else ""
+
+
+def _judge(result: R, declared: Declared, claimed_epsilon: float | None) -> list[str]:
+    """The reasons ``result`` fails ``declared`` (empty: it passes)."""
+    upper = result.ci[1] if result.ci is not None else (result.estimate if isinstance(result, AttackResult)
+                                                        else result.value)
+    point = result.estimate if isinstance(result, AttackResult) else result.value
+    if declared.check.rule == "lower_bound_at_most_claim":
+        if point > claimed_epsilon:  # type: ignore[operator]
+            return [f"the audited privacy loss is at least {point:.2f} (95% lower bound) but the generator claims "
+                    f"epsilon {claimed_epsilon:g}: this points to an implementation fault in the DP mechanism "
+                    "(noise off or too small, wrong sensitivity or accounting); do not release, report it as a bug"]
+        return []
+    threshold = declared.threshold
     reasons = []
-    if upper > threshold:
-        reasons.append(f"risk {result.estimate:.3f} (95% CI up to {upper:.3f}) exceeds the threshold {threshold:g}")
-    if positive is not None and not positive.estimate > threshold:
-        reasons.append(f"the attack is blind here: its positive control (training rows as the synthetic table) "
-                       f"scored {positive.estimate:.3f}, not above {threshold:g}")
-    if reasons and null is not None and _upper(null.ci, null.estimate) > threshold:
-        reasons.append(f"note: even the null control (unseen real rows) reaches {_upper(null.ci, null.estimate):.3f}, "
-                       "so the threshold is below this attack's noise floor; raise it or increase attacks.n_attacks")
-    details = dict(result.details)
-    if null is not None:
-        details["null_control"] = {"estimate": null.estimate, "ci": list(null.ci)}
-    if positive is not None:
-        details["positive_control"] = {"estimate": positive.estimate, "ci": list(positive.ci)}
-    judged = replace(result, threshold=threshold, passed=not reasons, details=details)
-    return judged, (GateFailure(result.name, "; ".join(reasons)) if reasons else None)
+    if upper > threshold:  # type: ignore[operator]
+        reasons.append(f"{point:.3f} (95% CI up to {upper:.3f}) exceeds the threshold {threshold:g}")
+    if isinstance(result, AttackResult) and ("positive" in declared.check.controls or declared.check.scope == "shadow"):
+        positive = result.positive_control
+        if positive is None or not _finite(positive.estimate):
+            reasons.append("not measured: its positive control did not run, so the attack may be blind")
+        elif not positive.estimate > threshold:  # type: ignore[operator]
+            reasons.append(f"the attack is blind here: its positive control (the training rows themselves) scored "
+                           f"{positive.estimate:.3f}, not above {threshold:g}")
+    null = result.null_control if isinstance(result, AttackResult) else None
+    if reasons and null is not None and null.ci[1] > threshold:  # type: ignore[operator]
+        reasons.append(f"note: even the null control (unseen real rows) reaches {null.ci[1]:.3f}, so the threshold "
+                       "is below this attack's noise floor; raise it or increase attacks.n_attacks")
+    return reasons
 
 
-def judge_audit(result: AttackResult, claimed_epsilon: float | None) -> tuple[AttackResult, GateFailure | None]:
-    """The empirical epsilon is a 95% LOWER bound: above the claimed epsilon it means the DP implementation is
-    faulty, which no threshold can tune away. Without a claim (non-DP) it is reported, not judged."""
-    if claimed_epsilon is None:
-        return result, None
-    if result.estimate <= claimed_epsilon:
-        return replace(result, threshold=claimed_epsilon, passed=True), None
-    reason = (f"the audited privacy loss is at least {result.estimate:.2f} (95% lower bound) but the generator "
-              f"claims epsilon {claimed_epsilon:g}: this points to an implementation fault in the DP mechanism "
-              "(noise off or too small, wrong sensitivity or accounting); do not release, report it as a bug")
-    return replace(result, threshold=claimed_epsilon, passed=False), GateFailure(result.name, reason)
+def _index(results: Iterable[R]) -> dict[str, R]:
+    by_name: dict[str, R] = {}
+    for result in results:
+        try:
+            check_of(result.name)
+        except KeyError as exc:
+            raise PrivsynthError(f"release gate: result {result.name!r} is not a check of the catalogue "
+                                 f"(privsynth/checks.py); refusing to judge what it does not know ({exc})") from None
+        if result.name in by_name:
+            raise PrivsynthError(f"release gate: two results named {result.name!r}")
+        by_name[result.name] = result
+    return by_name
 
 
-def judge_utility(result: UtilityResult, gates: GateSpec) -> tuple[UtilityResult, GateFailure | None]:
-    threshold = getattr(gates, result.name, None)
-    if threshold is None or result.value is None:
-        return result, None
-    upper = _upper(result.ci, result.value)
-    if upper <= threshold:
-        return replace(result, threshold=threshold, passed=True), None
-    reason = f"{result.value:.3f} (95% CI up to {upper:.3f}) exceeds the threshold {threshold:g}"
-    return replace(result, threshold=threshold, passed=False), GateFailure(result.name, reason)
-
-
-def decide(
-    attacks: list[AttackResult],
-    utility: list[UtilityResult],
-    gates: GateSpec,
-    null_controls: Mapping[str, AttackResult] | None = None,
-    positive_controls: Mapping[str, AttackResult] | None = None,
-    claimed_epsilon: float | None = None,
-) -> tuple[list[AttackResult], list[UtilityResult], Decision]:
-    """``claimed_epsilon``: the fitted generator's DP claim (None for a non-DP baseline), for the audit."""
-    null_controls = null_controls or {}
-    positive_controls = positive_controls or {}
+def decide(declared: Sequence[Declared], attacks: Sequence[AttackResult], utility: Sequence[UtilityResult],
+           claimed_epsilon: float | None) -> tuple[list[AttackResult], list[UtilityResult], Decision]:
+    """Judge every declared check. ``claimed_epsilon``: the fitted generator's DP claim (None for a non-DP
+    baseline, whose epsilon audit is then reported, not judged). Results of undeclared checks are kept as
+    information. Returns the judged results (declared ones that never ran are added, marked not measured)."""
+    found = {**_index(attacks), **_index(utility)}
+    judged: dict[str, AttackResult | UtilityResult] = dict(found)
     failures: list[GateFailure] = []
-    judged_attacks = []
-    for result in attacks:
-        if result.name == EMPIRICAL_EPSILON:
-            judged, failure = judge_audit(result, claimed_epsilon)
-        else:
-            judged, failure = judge_attack(result, gates, null_controls.get(result.name),
-                                           positive_controls.get(result.name))
-        judged_attacks.append(judged)
-        if failure:
-            failures.append(failure)
-    judged_utility = []
-    for result in utility:
-        judged, failure = judge_utility(result, gates)
-        judged_utility.append(judged)
-        if failure:
-            failures.append(failure)
-    return judged_attacks, judged_utility, Decision(released=not failures, failures=tuple(failures))
+    for d in declared:
+        result = found.get(d.name)
+        audited = d.check.rule == "lower_bound_at_most_claim" and claimed_epsilon is not None
+        if d.threshold is None and not audited:
+            continue  # report only: shown, never gated
+        missing = _not_measured(result)
+        if missing is not None:
+            failures.append(GateFailure(d.name, missing))
+            judged[d.name] = _placeholder(d, missing) if result is None else replace(result, passed=False,
+                                                                                     reason=missing)
+            continue
+        bound = claimed_epsilon if d.check.rule == "lower_bound_at_most_claim" else d.threshold
+        reasons = _judge(result, d, claimed_epsilon)
+        judged[d.name] = replace(result, threshold=bound, passed=not reasons, reason="; ".join(reasons) or None)
+        if reasons:
+            failures.append(GateFailure(d.name, "; ".join(reasons)))
+    ordered = [judged[d.name] for d in declared] + [r for n, r in judged.items()
+                                                     if n not in {d.name for d in declared}]
+    return ([r for r in ordered if isinstance(r, AttackResult)], [r for r in ordered if isinstance(r, UtilityResult)],
+            Decision(released=not failures, failures=tuple(failures)))
+
+
+def _placeholder(declared: Declared, reason: str) -> AttackResult | UtilityResult:
+    """A declared check that produced no result at all, shown as such in the review."""
+    if declared.check.kind == "attack":
+        return AttackResult(declared.name, math.nan, (math.nan, math.nan), 0, threshold=declared.threshold,
+                            passed=False, reason=reason)
+    return UtilityResult(declared.name, None, "lower_is_better", threshold=declared.threshold, passed=False,
+                         reason=reason)

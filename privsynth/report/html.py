@@ -16,24 +16,11 @@ from typing import Any, Mapping
 import jinja2
 
 from privsynth._version import __version__
+from privsynth.checks import check_of
 from privsynth.evaluation.comparison import MIN_CELL
 from privsynth.report import plots
 
 HTML_REPORT_NAME = "report.html"
-
-ATTACK_MEANINGS = {
-    "singling_out_univariate": "share of one-attribute predicates, built from the synthetic table, that isolate exactly one real person (anonymeter)",
-    "singling_out_multivariate": "same with predicates over several attributes (anonymeter)",
-    "linkability": "linking a person's two halves of known attributes through the synthetic table (anonymeter)",
-    "attribute_inference": "inferring a secret attribute from the known ones with the synthetic table (anonymeter, worst secret)",
-    "membership_distance_auc": "AUC of telling training rows from unseen rows by their distance to the closest synthetic row",
-    "dcr_closer_to_train": "share of synthetic rows closer to a training row than to a holdout row (0.5 = no preference)",
-    "membership_density_auc": "AUC of the density-ratio attack (DOMIAS): synthetic density over population density",
-    "shadow_auc": "AUC of the shadow-model attack on the most vulnerable records (the attacker knows the generator)",
-    "empirical_epsilon": "lower bound on the epsilon actually spent, from the shadow attack's errors (must not exceed the claim)",
-    "exact_copies": "excess share of synthetic rows identical to a training row",
-}
-
 
 def _fmt(value: Any) -> str:
     if value is None:
@@ -49,6 +36,13 @@ def _verdict(passed: bool | None) -> str:
 
 def _verdict_class(passed: bool | None) -> str:
     return "info" if passed is None else "pass" if passed else "fail"
+
+
+def _explain(name: str) -> str:
+    try:
+        return check_of(name).meaning
+    except KeyError:
+        return ""
 
 
 def _b64(png: bytes) -> str:
@@ -67,9 +61,9 @@ def reproduce_command(record: Mapping[str, Any]) -> str:
 
 def _sure_text(report: Mapping[str, Any]) -> str:
     attacks = report["attacks"]
-    blind = [a["name"] for a in attacks if (a.get("positive_control") or {}).get("estimate") is not None
-             and a.get("passed") is False and "positive control" in _reason(report, a["name"])]
-    widest = max(attacks, key=lambda a: a["ci"][1] - a["ci"][0]) if attacks else None
+    blind = [a["name"] for a in attacks if a.get("passed") is False and "positive control" in (a.get("reason") or "")]
+    measured = [a for a in attacks if a["ci"][0] is not None and a["ci"][1] is not None]
+    widest = max(measured, key=lambda a: a["ci"][1] - a["ci"][0]) if measured else None
     text = (f"{len(attacks)} attacks, each with a 95% interval; the gate judges the upper end of the interval, so "
             "a small sample cannot pass by luck.")
     if widest is not None:
@@ -77,10 +71,6 @@ def _sure_text(report: Mapping[str, Any]) -> str:
     if blind:
         text += f" Attacks that missed their positive control (blind, so not evidence): {', '.join(blind)}."
     return text
-
-
-def _reason(report: Mapping[str, Any], check: str) -> str:
-    return " ".join(f["reason"] for f in report["failed_checks"] if f["check"] == check)
 
 
 def _ledger_text(ledger: Mapping[str, Any] | None) -> str:
@@ -100,7 +90,7 @@ def render_html(report: Mapping[str, Any], record: Mapping[str, Any], manifest: 
     ``manifest`` the public manifest's (None for a blocked run, which has no release)."""
     attacks = report["attacks"]
     images: dict[str, str] = {"attacks": _b64(plots.attack_chart(attacks))}
-    curves = {a["name"]: a["roc"] for a in attacks if a.get("roc")}
+    curves = {a["name"]: {**a["roc"], "auc": a["estimate"]} for a in attacks if a.get("roc")}
     if curves:
         images["roc"] = _b64(plots.roc_chart(curves))
     dcr = next((a["histogram"] for a in attacks if a.get("histogram")), None)
@@ -121,7 +111,7 @@ def render_html(report: Mapping[str, Any], record: Mapping[str, Any], manifest: 
         shadow=shadow, ledger=ledger, ledger_text=_ledger_text(ledger), guarantee_details=guarantee_details,
         sure_text=_sure_text(report), command=reproduce_command(record), min_cell=MIN_CELL, version=__version__,
         table_files=[name for name in (manifest or {}).get("files", {}) if name.startswith("synthetic")],
-        fmt=_fmt, verdict=_verdict, verdict_class=_verdict_class, explain=lambda n: ATTACK_MEANINGS.get(n.split(":")[0], ""))
+        fmt=_fmt, verdict=_verdict, verdict_class=_verdict_class, explain=_explain)
 
 
 def render_sweep_html(document: Mapping[str, Any], png: bytes) -> str:

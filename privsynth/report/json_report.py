@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from privsynth.checks import check_of
 from privsynth.data.io import DomainReport
 from privsynth.results import AttackResult, Decision, Guarantee, UtilityResult
 
@@ -61,29 +62,25 @@ def build_report(
         "rows": rows,
         "domain_check": None if domain_report is None else {
             "clipped": dict(domain_report.clipped), "mapped_to_fallback": dict(domain_report.mapped_to_fallback)},
-        "attacks": [
-            {"name": a.name, "estimate": a.estimate, "ci": [a.ci[0], a.ci[1]], "threshold": a.threshold,
-             "passed": a.passed, "n": a.n, "baseline": a.baseline,
-             "null_control": a.details.get("null_control"), "positive_control": a.details.get("positive_control"),
-             **_plot_data(a)}
-            for a in attacks
-        ],
-        "utility": {u.name: {"value": u.value, "ci": None if u.ci is None else list(u.ci), "threshold": u.threshold,
-                             "passed": u.passed, "direction": u.direction} for u in utility},
+        "attacks": [_attack(a) for a in attacks],
+        "utility": {u.name: {**u.to_dict(), "meaning": _meaning(u.name)} for u in utility},
         "timings": {k: round(v, 3) for k, v in timings.items()},
         "overrides": list(overrides),
         "comparison": comparison or {},
     }
 
 
-def _plot_data(attack: AttackResult) -> dict[str, Any]:
-    """What report.html draws for an attack, when the attack measured it: an ROC curve, a distance
-    histogram, the shadow attack's per-target summary (row numbers and rates, never values)."""
-    out: dict[str, Any] = {}
-    if "roc" in attack.details:
-        out["roc"] = {**attack.details["roc"], "auc": attack.estimate}
-    if "histogram" in attack.details:
-        out["histogram"] = attack.details["histogram"]
+def _meaning(name: str) -> str:
+    try:
+        return check_of(name).meaning
+    except KeyError:
+        return ""
+
+
+def _attack(attack: AttackResult) -> dict[str, Any]:
+    """One attack as report.json holds it: its serialisation, its meaning from the catalogue, and for the shadow
+    attack the summary the report prints (targets by source row number and rates, never values)."""
+    out = {**attack.to_dict(), "meaning": _meaning(attack.name)}
     if attack.name == "shadow_auc":
         keys = ("runs", "held_out_runs", "train_size", "selection", "targets", "tpr_at_fpr_0.1", "tpr_at_fpr_0.01")
         out["shadow"] = {k: attack.details[k] for k in keys if k in attack.details}

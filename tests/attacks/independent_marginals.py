@@ -9,20 +9,28 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 
+from privsynth.generator_config import MSTParams
 from privsynth.generators.base import Generator, Progress, silent
 from privsynth.privacy.accounting import gaussian_sigma
 from privsynth.privacy.private_data import PrivateData
 from privsynth.results import Guarantee
 
 
+class IndependentParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    noise: bool = True
+
+
 class IndependentMarginals(Generator):
     kind = "independent-marginals"
     is_dp = True
+    params_model = IndependentParams
 
-    def __init__(self, noise: bool = True) -> None:
-        super().__init__(noise=noise)
-        self.noise = noise
+    @property
+    def noise(self) -> bool:
+        return self.params.noise
 
     def fit(self, private: PrivateData, progress: Progress = silent) -> "IndependentMarginals":
         names = private.domain.names
@@ -50,3 +58,15 @@ class IndependentMarginals(Generator):
     def guarantee_(self) -> Guarantee:
         return self.guarantee
 
+
+
+class NoiseOffMST(IndependentMarginals):
+    """A planted fault behind a real kind: registered as "mst" (a threat model cannot name a test generator),
+    it charges like a DP mechanism and publishes exact marginals."""
+
+    kind = "mst"
+    params_model = MSTParams
+
+    @property
+    def noise(self) -> bool:
+        return False

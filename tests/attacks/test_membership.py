@@ -9,6 +9,7 @@ from privsynth.attacks.base import AttackData
 from privsynth.attacks.membership.density import density_membership
 from privsynth.attacks.membership.features import TargetView, feature_names, target_features
 from privsynth.attacks.membership.shadow import draw_training_sets, run_shadow_models
+from privsynth.parallel import task_mapper
 from privsynth.attacks.membership.vulnerable import isolation_scores, pick_targets
 from privsynth.errors import PrivsynthError
 
@@ -56,7 +57,8 @@ def test_a_shadow_attack_too_small_to_score_is_refused_before_any_fit(parts, adu
         raise AssertionError("a generator was fitted for an attack that cannot be scored")
 
     with pytest.raises(PrivsynthError, match="attacks.shadow.shadow_runs"):
-        run_shadow_models(parts[0].iloc[:1], parts[1], adult_domain, must_not_fit, 100, runs=4, seed=0)
+        run_shadow_models(parts[0].iloc[:1], parts[1], adult_domain, must_not_fit, 100, runs=4, seed=0,
+                          map_tasks=task_mapper(None))
 
 def test_features_see_a_target_copied_into_the_synthetic_table(parts, adult_domain):
     targets, synthetic = parts[0].iloc[:3].reset_index(drop=True), parts[1]
@@ -74,8 +76,8 @@ def test_features_see_a_target_copied_into_the_synthetic_table(parts, adult_doma
 
 def test_density_attack_fires_on_copies_and_is_blind_on_fresh_rows(parts, adult_domain):
     members, control, reference, fresh = parts
-    data = AttackData(members.iloc[:300], control.iloc[:300], adult_domain, ("age",), ("income",), 100, seed=0)
-    copied = density_membership(data, data.members, reference)
-    unseen = density_membership(data, fresh, reference)
+    data = AttackData(members.iloc[:300], control.iloc[:300], adult_domain, ("age",), ("income",), 100, seed=0,
+                      reference=reference)
+    (copied,), (unseen,) = density_membership(data, data.members), density_membership(data, fresh)
     assert copied.estimate > 0.85 and copied.ci[0] > 0.8
     assert unseen.ci[0] < 0.5 < unseen.ci[1] and abs(unseen.estimate - 0.5) < 0.08

@@ -1,48 +1,140 @@
-"""The gate judges on the upper end of each interval, and refuses blind attacks."""
+"""The gate loops over the declared checks and fails closed: a check that did not run, ran on nothing, or gave
+no finite figure blocks; an unknown result is an error; a blind attack cannot pass; intervals, not points."""
 from __future__ import annotations
 
-from privsynth.release.gate import decide
-from privsynth.results import AttackResult, UtilityResult
-from privsynth.threat_model import GateSpec
+import math
 
-GATES = GateSpec(linkability=0.10, tvd_2way=0.2)
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from privsynth.checks import CATALOGUE
+from privsynth.errors import PrivsynthError
+from privsynth.release.gate import Declared, decide, declared_checks
+from privsynth.results import AttackResult, Control, UtilityResult
+
+POSITIVE = Control(0.9, (0.85, 0.95))
 
 
-def _attack(name, estimate, high):
-    return AttackResult(name=name, estimate=estimate, ci=(max(0.0, estimate - 0.02), high), n=500)
+def _declared(*names: str, threshold: float | None = None) -> list[Declared]:
+    out = []
+    for name in names:
+        check = CATALOGUE[name.split(":")[0]]
+        out.append(Declared(name, check, check.default_threshold if threshold is None else threshold))
+    return out
+
+
+def _attack(name: str, estimate: float, high: float, n: int = 500, positive: Control | None = POSITIVE,
+            null: Control | None = None) -> AttackResult:
+    return AttackResult(name, estimate, (max(0.0, estimate - 0.02), high), n, positive_control=positive,
+                        null_control=null)
 
 
 def test_passes_only_when_the_upper_end_is_within_the_threshold():
-    attacks, _, decision = decide([_attack("linkability", 0.05, 0.09)], [], GATES,
-                                  positive_controls={"linkability": _attack("linkability", 0.6, 0.7)})
+    attacks, _, decision = decide(_declared("linkability"), [_attack("linkability", 0.05, 0.09)], [], None)
     assert decision.released and attacks[0].passed and attacks[0].threshold == 0.10
-    attacks, _, decision = decide([_attack("linkability", 0.05, 0.12)], [], GATES,
-                                  positive_controls={"linkability": _attack("linkability", 0.6, 0.7)})
+    attacks, _, decision = decide(_declared("linkability"), [_attack("linkability", 0.05, 0.12)], [], None)
     assert not decision.released and attacks[0].passed is False
     assert decision.failures[0].check == "linkability" and "0.120" in decision.failures[0].reason
 
 
+def test_nothing_measured_blocks_everything_declared():
+    """decide([], []) released everything before: now every declared check is 'not measured'."""
+    declared = _declared("linkability", "tvd_2way", "attribute_inference:income")
+    attacks, utility, decision = decide(declared, [], [], None)
+    assert not decision.released
+    assert [f.check for f in decision.failures] == ["linkability", "tvd_2way", "attribute_inference:income"]
+    assert all("not measured: the check did not run" in f.reason for f in decision.failures)
+    assert {a.name for a in attacks} == {"linkability", "attribute_inference:income"} and utility[0].passed is False
+
+
+@pytest.mark.parametrize("result, why", [
+    (AttackResult("linkability", 0.0, (0.0, 0.0), 0, positive_control=POSITIVE), "n = 0"),
+    (AttackResult("linkability", math.nan, (0.0, 0.1), 500, positive_control=POSITIVE), "not a finite"),
+    (AttackResult("linkability", 0.01, (0.0, math.inf), 500, positive_control=POSITIVE), "not a finite"),
+    (AttackResult("linkability", 0.01, (0.0, 0.02), 500), "positive control did not run"),
+])
+def test_a_result_on_nothing_or_without_its_control_blocks(result, why):
+    """anonymeter with no data once returned 0.0 with interval (0, 0) from n = 0: a certain zero from nothing."""
+    _, _, decision = decide(_declared("linkability"), [result], [], None)
+    assert not decision.released and why in decision.failures[0].reason
+
+
+def test_an_unknown_result_name_is_an_error_not_a_pass():
+    with pytest.raises(PrivsynthError, match="'linkabilty' is not a check of the catalogue"):
+        decide(_declared("linkability"), [_attack("linkabilty", 0.0, 0.01)], [], None)
+
+
 def test_a_blind_attack_cannot_pass():
-    _, _, decision = decide([_attack("linkability", 0.0, 0.01)], [], GATES,
-                            positive_controls={"linkability": _attack("linkability", 0.05, 0.08)})
+    blind = _attack("linkability", 0.0, 0.01, positive=Control(0.05, (0.0, 0.08)))
+    _, _, decision = decide(_declared("linkability"), [blind], [], None)
     assert not decision.released and "blind" in decision.failures[0].reason
 
 
 def test_noise_floor_is_explained_when_the_null_control_also_fails():
-    _, _, decision = decide([_attack("linkability", 0.08, 0.15)], [], GATES,
-                            null_controls={"linkability": _attack("linkability", 0.09, 0.16)},
-                            positive_controls={"linkability": _attack("linkability", 0.6, 0.7)})
+    noisy = _attack("linkability", 0.08, 0.15, null=Control(0.09, (0.02, 0.16)))
+    _, _, decision = decide(_declared("linkability"), [noisy], [], None)
     assert "noise floor" in decision.failures[0].reason
 
 
-def test_secret_specific_inference_uses_the_inference_threshold():
-    attacks, _, decision = decide([_attack("attribute_inference:income", 0.1, 0.14)], [], GATES,
-                                  positive_controls={"attribute_inference:income": _attack("x", 0.9, 0.95)})
-    assert attacks[0].threshold == GATES.attribute_inference and decision.released
+def test_the_epsilon_audit_is_judged_against_the_claim_and_reported_without_one():
+    audit = AttackResult("empirical_epsilon", 2.5, (2.5, 2.5), 300)
+    _, _, decision = decide(_declared("empirical_epsilon"), [audit], [], claimed_epsilon=1.0)
+    assert not decision.released and "implementation fault" in decision.failures[0].reason
+    attacks, _, decision = decide(_declared("empirical_epsilon"), [audit], [], claimed_epsilon=None)
+    assert decision.released and attacks[0].passed is None  # a non-DP baseline claims nothing
+    _, _, decision = decide(_declared("empirical_epsilon"), [], [], claimed_epsilon=1.0)
+    assert not decision.released  # the audit did not run: not measured
 
 
-def test_utility_gate_and_informational_metrics():
+def test_utility_gate_and_report_only_metrics():
     utility = [UtilityResult("tvd_2way", 0.15, "lower_is_better", ci=(0.14, 0.21)),
                UtilityResult("tstr_auc", 0.8, "higher_is_better")]
-    _, judged, decision = decide([], utility, GATES)
+    _, judged, decision = decide(_declared("tvd_2way", "tstr_auc"), [], utility, None)
     assert not decision.released and judged[0].passed is False and judged[1].passed is None
+
+
+def test_declared_checks_follow_the_threat_model(adult_model):
+    names = [d.name for d in declared_checks(adult_model)]
+    assert "attribute_inference:income" in names and "shadow_auc" in names and "tstr_auc_gap" in names
+    no_shadow = adult_model.model_copy(update={"attacks": adult_model.attacks.model_copy(
+        update={"shadow": adult_model.attacks.shadow.model_copy(update={"enabled": False})})})
+    assert "shadow_auc" not in [d.name for d in declared_checks(no_shadow)]
+    report_only = adult_model.model_copy(update={"gates": adult_model.gates.model_copy(update={"linkability": "report"})})
+    assert next(d for d in declared_checks(report_only) if d.name == "linkability").threshold is None
+
+
+GATED = ["linkability", "singling_out_univariate", "membership_distance_auc", "tvd_1way"]
+
+
+@st.composite
+def _results(draw):
+    out = []
+    for name in GATED:
+        if draw(st.booleans()):
+            continue  # the check did not run
+        estimate = draw(st.one_of(st.floats(0, 1), st.just(math.nan)))
+        high = draw(st.floats(0, 1)) if not math.isnan(estimate) else 0.5
+        if CATALOGUE[name].kind == "utility":
+            out.append(UtilityResult(name, estimate, "lower_is_better", ci=(0.0, max(high, 0.0))))
+        else:
+            positive = draw(st.one_of(st.none(), st.floats(0, 1).map(lambda e: Control(e, (e, e)))))
+            out.append(AttackResult(name, estimate, (0.0, high), draw(st.integers(0, 50)), positive_control=positive))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(_results())
+def test_no_release_ever_lacks_a_gated_check_or_has_one_beyond_its_threshold(results):
+    declared = _declared(*GATED)
+    attacks, utility, decision = decide(declared, [r for r in results if isinstance(r, AttackResult)],
+                                        [r for r in results if isinstance(r, UtilityResult)], None)
+    if not decision.released:
+        return
+    by_name = {r.name: r for r in [*attacks, *utility]}
+    for d in declared:
+        result = by_name[d.name]
+        figure = result.estimate if isinstance(result, AttackResult) else result.value
+        assert result.passed is True and math.isfinite(figure) and result.ci[1] <= d.threshold
+        if isinstance(result, AttackResult):
+            assert result.n > 0 and result.positive_control.estimate > d.threshold

@@ -49,8 +49,12 @@ def reference_bandwidth(reference: np.ndarray, chunk: int = 512) -> float:
     return max(MIN_BANDWIDTH, BANDWIDTH_FRACTION * float(np.median(nearest)))
 
 
-def density_membership(data: AttackData, synthetic: pd.DataFrame, reference: pd.DataFrame) -> AttackResult:
-    """``membership_density_auc``: AUC of the density ratio for members against control rows (0.5 = blind)."""
+def density_membership(data: AttackData, synthetic: pd.DataFrame) -> list[AttackResult]:
+    """``membership_density_auc``: AUC of the density ratio for members against control rows (0.5 = blind).
+    The reference density comes from ``data.reference`` (holdout rows disjoint from members and control)."""
+    if data.reference is None:
+        return []
+    reference = data.reference
     rng = np.random.default_rng([data.seed, 0xD0A])
     encode = data.domain.distance_features
 
@@ -64,8 +68,8 @@ def density_membership(data: AttackData, synthetic: pd.DataFrame, reference: pd.
     score_members = log_kde(members, syn, bandwidth) - log_kde(members, ref, bandwidth)
     score_control = log_kde(control, syn, bandwidth) - log_kde(control, ref, bandwidth)
     auc, ci = auc_with_delong_ci(score_members, score_control)
-    return AttackResult(
+    return [AttackResult(
         name="membership_density_auc", estimate=auc, ci=ci, n=len(members) + len(control), baseline=0.5,
+        roc=roc_points(score_members, score_control),
         details={"bandwidth": bandwidth, "synthetic_rows_used": len(syn), "reference_rows": len(ref),
-                 "score": "log synthetic density - log reference density (Gaussian kernels, public encoding)",
-                 "roc": roc_points(score_members, score_control)})
+                 "score": "log synthetic density - log reference density (Gaussian kernels, public encoding)"})]

@@ -8,7 +8,7 @@ import pandas as pd
 
 from privsynth.attacks.base import AttackData
 from privsynth.attacks.stats import auc_with_delong_ci, roc_points, wilson_interval
-from privsynth.results import AttackResult
+from privsynth.results import AttackResult, Histogram
 
 MAX_SYNTHETIC_FOR_SHARE = 5000
 
@@ -24,14 +24,14 @@ def nearest_distances(queries: np.ndarray, reference: np.ndarray, chunk: int = 5
     return out
 
 
-def dcr_histogram(to_train: np.ndarray, to_holdout: np.ndarray, bins: int = 30) -> dict[str, list[float]]:
+def dcr_histogram(to_train: np.ndarray, to_holdout: np.ndarray, bins: int = 30) -> Histogram:
     """Counts of synthetic rows by distance to their closest training and closest holdout row, on shared
     bins (the report's DCR plot): distances only, never which row was closest."""
     top = float(np.quantile(np.concatenate([to_train, to_holdout]), 0.99)) or 1.0
     edges = np.linspace(0.0, top, bins + 1)
-    return {"edges": edges.tolist(),
-            "train": np.histogram(np.minimum(to_train, top), edges)[0].astype(float).tolist(),
-            "holdout": np.histogram(np.minimum(to_holdout, top), edges)[0].astype(float).tolist()}
+    return Histogram(tuple(edges.tolist()),
+                     tuple(np.histogram(np.minimum(to_train, top), edges)[0].astype(float).tolist()),
+                     tuple(np.histogram(np.minimum(to_holdout, top), edges)[0].astype(float).tolist()))
 
 
 def distance_membership(data: AttackData, synthetic: pd.DataFrame) -> list[AttackResult]:
@@ -43,9 +43,9 @@ def distance_membership(data: AttackData, synthetic: pd.DataFrame) -> list[Attac
     tpr_at_fpr_10 = float(np.mean(-d_members > threshold))
     auc_result = AttackResult(
         name="membership_distance_auc", estimate=auc, ci=auc_ci, n=len(members) + len(control), baseline=0.5,
+        roc=roc_points(-d_members, -d_control),
         details={"median_dcr_members": float(np.median(d_members)), "median_dcr_non_members": float(np.median(d_control)),
-                 "tpr_at_fpr_0.1": tpr_at_fpr_10, "score": "minus distance to the closest synthetic row",
-                 "roc": roc_points(-d_members, -d_control)})
+                 "tpr_at_fpr_0.1": tpr_at_fpr_10, "score": "minus distance to the closest synthetic row"})
 
     rng = np.random.default_rng([data.seed, 0xDC2])
     rows = rng.choice(len(syn), size=min(len(syn), MAX_SYNTHETIC_FOR_SHARE), replace=False)
@@ -53,8 +53,6 @@ def distance_membership(data: AttackData, synthetic: pd.DataFrame) -> list[Attac
     closer = (to_members < to_control - 1e-12).sum() + 0.5 * (np.abs(to_members - to_control) <= 1e-12).sum()
     share_result = AttackResult(
         name="dcr_closer_to_train", estimate=float(closer / len(rows)), ci=wilson_interval(closer, len(rows)),
-        n=len(rows), baseline=0.5,
-        details={"synthetic_rows_compared": len(rows), "ties_count": "1/2",
-                 "histogram": dcr_histogram(to_members, to_control),
-                 "meaning": "share of synthetic rows closer to a training row than to a holdout row (same-size sets)"})
+        n=len(rows), baseline=0.5, histogram=dcr_histogram(to_members, to_control),
+        details={"synthetic_rows_compared": len(rows), "ties_count": "1/2"})
     return [auc_result, share_result]

@@ -13,23 +13,20 @@ runs, so one classifier serves targets whose raw feature levels differ by orders
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GroupKFold
 
+from privsynth.attacks.base import FitAndSample, TaskMapper
 from privsynth.attacks.membership.features import TargetView, target_features
 from privsynth.attacks.stats import auc_with_delong_ci, clopper_pearson, mann_whitney_auc, roc_points
 from privsynth.data.domain import PublicDomain
 from privsynth.errors import PrivsynthError
-from privsynth.parallel import FailedAttempt, Progress, map_tasks
+from privsynth.parallel import FailedAttempt, Progress
 from privsynth.results import AttackResult
-
-FitAndSample = Callable[[pd.DataFrame, int], pd.DataFrame]
-"""``fit_and_sample(train, seed) -> synthetic``: a fresh generator of the release's configuration (and, for a
-DP generator, its budget) fitted on ``train`` and sampled. Must be picklable: it runs on dask workers."""
 
 
 @dataclass(frozen=True)
@@ -89,9 +86,9 @@ def draw_training_sets(targets: pd.DataFrame, reference: pd.DataFrame, train_siz
 
 
 def run_shadow_models(targets: pd.DataFrame, reference: pd.DataFrame, domain: PublicDomain,
-                      fit_and_sample: FitAndSample, train_size: int, runs: int, seed: int, client: Any = None,
+                      fit_and_sample: FitAndSample, train_size: int, runs: int, seed: int, map_tasks: TaskMapper,
                       progress: Progress | None = None) -> ShadowRuns:
-    """Fit ``runs`` shadow generators (in parallel on ``client``; in this process when it is None)."""
+    """Fit ``runs`` shadow generators, as tasks of ``map_tasks`` (the pipeline's compute cluster)."""
     membership, sets = draw_training_sets(targets, reference, train_size, runs, seed)
     held_out = membership[runs // 2:].reshape(-1)
     if held_out.sum() < 2 or (~held_out).sum() < 2:  # checked before any fit: the verdict could not be scored
@@ -102,7 +99,7 @@ def run_shadow_models(targets: pd.DataFrame, reference: pd.DataFrame, domain: Pu
     view = TargetView.build(targets, reference, domain)
     tasks = [ShadowTask(run, train, _run_seed(seed, run), fit_and_sample, view, domain)
              for run, train in enumerate(sets)]
-    outcome = map_tasks(run_shadow_task, tasks, client, progress=progress, label="shadow-run")
+    outcome = map_tasks(run_shadow_task, tasks, progress, "shadow-run")
     return ShadowRuns(membership, np.stack(outcome.results), outcome.failed_attempts, outcome.workers,
                       outcome.where, outcome.wall_seconds)
 
@@ -220,11 +217,10 @@ def shadow_result(runs: ShadowRuns, scores: ShadowScores, target_rows: Mapping[s
     pooled, pooled_ci = auc_with_delong_ci(values[labels], values[~labels])
     return AttackResult(
         name="shadow_auc", estimate=estimate, ci=ci, n=int(labels.size), baseline=0.5,
-        details={"pooled_auc": pooled, "pooled_auc_ci": list(pooled_ci), "roc": roc_points(values[labels], values[~labels]),
+        roc=roc_points(values[labels], values[~labels]),
+        details={"pooled_auc": pooled, "pooled_auc_ci": list(pooled_ci),
                  "tpr_at_fpr_0.1": tpr_at_fpr(scores, 0.1), "tpr_at_fpr_0.01": tpr_at_fpr(scores, 0.01),
                  "targets": per_target_details(scores, target_rows),
                  "runs": int(runs.membership.shape[0]), "held_out_runs": int(scores.test_labels.shape[0]),
                  "retried_tasks": [vars(f) for f in runs.failed_attempts], "workers": runs.workers,
-                 "cluster": runs.where, "wall_seconds": round(runs.wall_seconds, 2), **settings,
-                 "meaning": "AUC of telling whether a target was in the generator's training set, from its "
-                            "synthetic output, on shadow runs the classifier never saw (0.5 = blind)"})
+                 "cluster": runs.where, "wall_seconds": round(runs.wall_seconds, 2), **settings})

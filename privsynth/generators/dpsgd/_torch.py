@@ -9,7 +9,7 @@ import torch
 
 from privsynth.data.encoding import OneHotLayout
 from privsynth.errors import PrivsynthError
-from privsynth.privacy.dpsgd import ACCOUNTANTS, DPSGDSession
+from privsynth.privacy.dpsgd import DPSGDSession
 from privsynth.privacy.odometer import Odometer
 from privsynth.results import Guarantee
 
@@ -24,12 +24,6 @@ def resolve_device(device: str) -> torch.device:
         raise PrivsynthError("--device cuda (compute.device): no CUDA GPU is visible to torch; use --device cpu")
     return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                         "cpu" if device == "auto" else device)
-
-
-def check_accountant(kind: str, accountant: str) -> str:
-    if accountant not in ACCOUNTANTS:
-        raise PrivsynthError(f"generator.params.accountant for {kind!r}: {accountant!r} is not one of {ACCOUNTANTS}")
-    return accountant
 
 
 def sample_codes(logits: torch.Tensor, layout: OneHotLayout, rng: np.random.Generator) -> np.ndarray:

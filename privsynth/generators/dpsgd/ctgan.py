@@ -26,8 +26,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from privsynth.data.encoding import OneHotLayout
-from privsynth.generators.base import Generator, Progress, check_params, silent
-from privsynth.generators.dpsgd._torch import check_accountant, dpsgd_guarantee, resolve_device, sample_codes
+from privsynth.generator_config import DPCTGANParams
+from privsynth.generators.base import Generator, Progress, silent
+from privsynth.generators.dpsgd._torch import dpsgd_guarantee, resolve_device, sample_codes
 from privsynth.errors import PrivsynthError
 from privsynth.privacy.accounting import gaussian_sigma
 from privsynth.privacy.private_data import PrivateData
@@ -107,27 +108,11 @@ class DPCTGAN(Generator):
     kind = "dp-ctgan"
     is_dp = True
 
-    # measured on Adult at epsilon 1 (README): the discriminator, with DP-SGD's few noisy steps, learns at 1e-3
-    # (2e-4: TSTR AUC 0.69); the generator at CTGAN's 2e-4 (1e-3 collapsed the marginals: 2-way TVD 0.51)
-    def __init__(self, epochs: int = 30, batch_size: int = 1000, noise_dim: int = 64, hidden: int = 256,
-                 generator_lr: float = 2e-4, discriminator_lr: float = 1e-3, max_grad_norm: float = 1.0,
-                 accountant: str = "rdp", frequency_share: float = 0.1, tau: float = 0.2,
-                 numeric_bins: int | None = None) -> None:
-        given = {"epochs": epochs, "batch_size": batch_size, "noise_dim": noise_dim, "hidden": hidden,
-                 "generator_lr": generator_lr, "discriminator_lr": discriminator_lr, "max_grad_norm": max_grad_norm,
-                 "accountant": accountant, "frequency_share": frequency_share, "tau": tau,
-                 "numeric_bins": numeric_bins}
-        allowed = {"epochs": int, "batch_size": int, "noise_dim": int, "hidden": int, "generator_lr": float,
-                   "discriminator_lr": float, "max_grad_norm": float, "accountant": str, "frequency_share": float,
-                   "tau": float, "numeric_bins": (int, type(None))}
-        super().__init__(**check_params(self.kind, given, allowed))
-        if not 0 < frequency_share < 1:
-            raise PrivsynthError(f"generator.params.frequency_share: {frequency_share} must lie strictly between "
-                                 "0 and 1 (the share of the budget spent on condition frequencies)")
-        self.epochs, self.batch_size, self.noise_dim, self.hidden = epochs, batch_size, noise_dim, hidden
-        self.generator_lr, self.discriminator_lr, self.max_grad_norm = generator_lr, discriminator_lr, max_grad_norm
-        self.frequency_share, self.tau, self.numeric_bins = frequency_share, tau, numeric_bins
-        self.accountant = check_accountant(self.kind, accountant)
+    params_model = DPCTGANParams
+
+    @property
+    def accountant(self) -> str:  # type: ignore[override]
+        return self.params.accountant
 
     def _buy_conditions(self, private: PrivateData, layout: OneHotLayout) -> tuple[Conditions, float]:
         """Noisy one-way marginals of the categorical columns, and the row estimate they imply."""
@@ -135,16 +120,16 @@ class DPCTGAN(Generator):
         if not columns:
             raise PrivsynthError("dp-ctgan conditions on categorical columns and the threat model declares "
                                  "none; use dp-tvae for all-numeric tables")
-        sigma = gaussian_sigma(self.frequency_share * private.odometer.total_rho / len(columns))
+        sigma = gaussian_sigma(self.params.frequency_share * private.odometer.total_rho / len(columns))
         counts = [private.measure_marginal([c], sigma, label="dp-ctgan.frequency").counts for c in columns]
         rows = float(np.mean([c.sum() for c in counts]))
         return Conditions(layout, columns, counts), rows
 
     def fit(self, private: PrivateData, progress: Progress = silent) -> "DPCTGAN":
         device = resolve_device(self.device)
-        layout, self.coders_ = private.one_hot_layout(self.numeric_bins)
+        layout, self.coders_ = private.one_hot_layout(self.params.numeric_bins)
         conditions, rows = self._buy_conditions(private, layout)
-        rows = max(rows, float(self.batch_size))
+        rows = max(rows, float(self.params.batch_size))
         seed = private.fork_seed()
         rng = np.random.default_rng([seed, 0xC7])
         torch_rng = torch.Generator(device=device).manual_seed(seed)
@@ -153,28 +138,31 @@ class DPCTGAN(Generator):
         row_rng = torch.Generator(device=device).manual_seed(seed + 1)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            generator = _mlp(self.noise_dim + conditions.width, self.hidden, layout.width, nn.ReLU()).to(device)
-            discriminator = _mlp(layout.width + conditions.width, self.hidden, 1, nn.LeakyReLU(0.2)).to(device)
-        g_optimizer = torch.optim.Adam(generator.parameters(), lr=self.generator_lr, betas=(0.5, 0.9))
-        d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=self.discriminator_lr, betas=(0.5, 0.9))
-        session = private.dpsgd_training(discriminator, d_optimizer, sample_rate=min(1.0, self.batch_size / rows),
-                                         epochs=self.epochs, max_grad_norm=self.max_grad_norm,
-                                         expected_batch_size=self.batch_size, numeric_bins=self.numeric_bins,
+            generator = _mlp(self.params.noise_dim + conditions.width, self.params.hidden, layout.width,
+                             nn.ReLU()).to(device)
+            discriminator = _mlp(layout.width + conditions.width, self.params.hidden, 1, nn.LeakyReLU(0.2)).to(device)
+        g_optimizer = torch.optim.Adam(generator.parameters(), lr=self.params.generator_lr, betas=(0.5, 0.9))
+        d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=self.params.discriminator_lr, betas=(0.5, 0.9))
+        session = private.dpsgd_training(discriminator, d_optimizer,
+                                         sample_rate=min(1.0, self.params.batch_size / rows),
+                                         epochs=self.params.epochs, max_grad_norm=self.params.max_grad_norm,
+                                         expected_batch_size=self.params.batch_size,
+                                         numeric_bins=self.params.numeric_bins,
                                          label="dp-ctgan.discriminator")
 
         def fake(n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
             columns, categories = conditions.draw(n, rng, log_frequency=True)
             cond = conditions.one_hot(columns, categories, device)
-            z = torch.randn(n, self.noise_dim, generator=torch_rng, device=device)
+            z = torch.randn(n, self.params.noise_dim, generator=torch_rng, device=device)
             logits = generator(torch.cat([z, cond], dim=1))
-            return gumbel_softmax(logits, layout, torch_rng, self.tau), cond, logits, columns, categories
+            return gumbel_softmax(logits, layout, torch_rng, self.params.tau), cond, logits, columns, categories
 
         for epoch in range(session.epochs):
             total, batches = 0.0, 0
             for (batch,) in session.loader:
                 real = batch.to(device)
                 session.optimizer.zero_grad(set_to_none=True)
-                rows_fake, cond_fake, _, _, _ = fake(self.batch_size)
+                rows_fake, cond_fake, _, _, _ = fake(self.params.batch_size)
                 with session.public_pass() as public_discriminator:
                     fake_loss = F.softplus(public_discriminator(torch.cat([rows_fake.detach(), cond_fake], 1))).mean()
                     fake_gradient = session.public_gradient(fake_loss)
@@ -183,7 +171,7 @@ class DPCTGAN(Generator):
                 session.backward(real_losses)
                 session.step(fake_gradient)
 
-                rows_fake, cond_fake, logits, columns, categories = fake(self.batch_size)
+                rows_fake, cond_fake, logits, columns, categories = fake(self.params.batch_size)
                 with session.public_pass() as public_discriminator:
                     g_loss = F.softplus(-public_discriminator(torch.cat([rows_fake, cond_fake], 1))).mean() + \
                         conditions.mismatch(logits, columns, categories)
@@ -203,8 +191,8 @@ class DPCTGAN(Generator):
         self.guarantee = dpsgd_guarantee(
             "DP-CTGAN: conditional GAN, discriminator trained with DP-SGD (Opacus: Poisson sampling, per-row "
             "clipping, Gaussian noise); condition frequencies from noisy one-way marginals; generator is "
-            "post-processing", private.odometer, session, frequency_share=self.frequency_share,
-            conditioned_columns=conditions.columns, expected_batch_size=self.batch_size, device=str(device))
+            "post-processing", private.odometer, session, frequency_share=self.params.frequency_share,
+            conditioned_columns=conditions.columns, expected_batch_size=self.params.batch_size, device=str(device))
         return self
 
     def sample(self, n: int, seed: int) -> pd.DataFrame:
@@ -214,7 +202,7 @@ class DPCTGAN(Generator):
         columns, categories = self.conditions_.draw(n, rng, log_frequency=False)
         cond = self.conditions_.one_hot(columns, categories, torch.device("cpu"))
         with torch.no_grad():
-            z = torch.randn(n, self.noise_dim, generator=torch_rng)
+            z = torch.randn(n, self.params.noise_dim, generator=torch_rng)
             logits = self.generator_(torch.cat([z, cond], dim=1))
         return self.domain_.decode(sample_codes(logits, self.layout_, rng), self.coders_, rng)
 

@@ -16,8 +16,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from privsynth.data.encoding import OneHotLayout
-from privsynth.generators.base import Generator, Progress, check_params, silent
-from privsynth.generators.dpsgd._torch import check_accountant, dpsgd_guarantee, resolve_device, sample_codes
+from privsynth.generator_config import DPTVAEParams
+from privsynth.generators.base import Generator, Progress, silent
+from privsynth.generators.dpsgd._torch import dpsgd_guarantee, resolve_device, sample_codes
 from privsynth.privacy.private_data import PrivateData
 from privsynth.results import Guarantee
 
@@ -54,46 +55,34 @@ class DPTVAE(Generator):
     kind = "dp-tvae"
     is_dp = True
 
-    # defaults measured on Adult (README): with DP-SGD's few, noisy steps a learning rate of 2e-3 left the
-    # model at the one-way marginals (TSTR AUC 0.53 at epsilon 1); 1e-2 learns the structure
-    def __init__(self, epochs: int = 10, batch_size: int = 500, latent_dim: int = 32, hidden: int = 128,
-                 learning_rate: float = 1e-2, max_grad_norm: float = 1.0, accountant: str = "rdp",
-                 count_sigma: float = 100.0, reconstruction_weight: float = 2.0,
-                 numeric_bins: int | None = None) -> None:
-        given = {"epochs": epochs, "batch_size": batch_size, "latent_dim": latent_dim, "hidden": hidden,
-                 "learning_rate": learning_rate, "max_grad_norm": max_grad_norm, "accountant": accountant,
-                 "count_sigma": count_sigma, "reconstruction_weight": reconstruction_weight}
-        allowed = {"epochs": int, "batch_size": int, "latent_dim": int, "hidden": int, "learning_rate": float,
-                   "max_grad_norm": float, "accountant": str, "count_sigma": float, "reconstruction_weight": float}
-        if numeric_bins is not None:
-            given["numeric_bins"], allowed["numeric_bins"] = numeric_bins, int
-        super().__init__(**check_params(self.kind, given, allowed))
-        self.epochs, self.batch_size, self.latent_dim, self.hidden = epochs, batch_size, latent_dim, hidden
-        self.learning_rate, self.max_grad_norm, self.count_sigma = learning_rate, max_grad_norm, count_sigma
-        self.numeric_bins, self.reconstruction_weight = numeric_bins, reconstruction_weight
-        self.accountant = check_accountant(self.kind, accountant)
+    params_model = DPTVAEParams
+
+    @property
+    def accountant(self) -> str:  # type: ignore[override]
+        return self.params.accountant
 
     def fit(self, private: PrivateData, progress: Progress = silent) -> "DPTVAE":
         device = resolve_device(self.device)
-        rows = max(private.measure_count(self.count_sigma, label="dp-tvae.count"), float(self.batch_size))
-        layout, self.coders_ = private.one_hot_layout(self.numeric_bins)
+        rows = max(private.measure_count(self.params.count_sigma, label="dp-tvae.count"), float(self.params.batch_size))
+        layout, self.coders_ = private.one_hot_layout(self.params.numeric_bins)
         seed = private.fork_seed()
         torch_rng = torch.Generator(device=device).manual_seed(seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            vae = _VAE(layout.width, self.hidden, self.latent_dim).to(device)
-        optimizer = torch.optim.Adam(vae.parameters(), lr=self.learning_rate)
-        session = private.dpsgd_training(vae, optimizer, sample_rate=min(1.0, self.batch_size / rows),
-                                         epochs=self.epochs, max_grad_norm=self.max_grad_norm,
-                                         expected_batch_size=self.batch_size, numeric_bins=self.numeric_bins,
+            vae = _VAE(layout.width, self.params.hidden, self.params.latent_dim).to(device)
+        optimizer = torch.optim.Adam(vae.parameters(), lr=self.params.learning_rate)
+        session = private.dpsgd_training(vae, optimizer, sample_rate=min(1.0, self.params.batch_size / rows),
+                                         epochs=self.params.epochs, max_grad_norm=self.params.max_grad_norm,
+                                         expected_batch_size=self.params.batch_size,
+                                         numeric_bins=self.params.numeric_bins,
                                          label="dp-tvae.dpsgd")
         for epoch in range(session.epochs):
             total, batches = 0.0, 0
             for (batch,) in session.loader:
                 x = batch.to(device)
-                noise = torch.randn(len(x), self.latent_dim, generator=torch_rng, device=device)
+                noise = torch.randn(len(x), self.params.latent_dim, generator=torch_rng, device=device)
                 logits, mu, logvar = session.module(x, noise)
-                row_losses = per_row_loss(logits, x, mu, logvar, layout, self.reconstruction_weight)
+                row_losses = per_row_loss(logits, x, mu, logvar, layout, self.params.reconstruction_weight)
                 session.optimizer.zero_grad(set_to_none=True)
                 session.backward(row_losses)
                 session.step()
@@ -106,7 +95,7 @@ class DPTVAE(Generator):
         self.guarantee = dpsgd_guarantee(
             "DP-TVAE: VAE trained with DP-SGD (Opacus: Poisson sampling, per-row clipping, Gaussian noise) on a "
             "one-hot encoding built from the public domain", private.odometer, session,
-            count_sigma=self.count_sigma, expected_batch_size=self.batch_size, device=str(device))
+            count_sigma=self.params.count_sigma, expected_batch_size=self.params.batch_size, device=str(device))
         return self
 
     def sample(self, n: int, seed: int) -> pd.DataFrame:
@@ -114,7 +103,7 @@ class DPTVAE(Generator):
         rng = np.random.default_rng([seed, 0x7FAE])
         torch_rng = torch.Generator().manual_seed(int(rng.integers(2**62)))
         with torch.no_grad():
-            logits = self.decoder_(torch.randn(n, self.latent_dim, generator=torch_rng))
+            logits = self.decoder_(torch.randn(n, self.params.latent_dim, generator=torch_rng))
         return self.domain_.decode(sample_codes(logits, self.layout_, rng), self.coders_, rng)
 
     @property

@@ -34,9 +34,9 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from privsynth.errors import PrivsynthError
-from privsynth.generators.base import Progress, check_params, silent
-from privsynth.generators.marginal._mbi import MarginalModel, estimate_model, model_size_mb
+from privsynth.generator_config import AIMParams
+from privsynth.generators.base import Progress, silent
+from privsynth.generators.marginal._mbi import estimate_model, model_size_mb
 from privsynth.generators.marginal.base import MarginalGenerator
 from privsynth.privacy.accounting import exponential_rho, gaussian_rho
 from privsynth.privacy.private_data import NoisyMarginal, PrivateData
@@ -67,53 +67,26 @@ class AIM(MarginalGenerator):
     kind = "aim"
     is_dp = True
 
-    def __init__(
-        self,
-        degree: int = 3,
-        max_model_size: float = 20.0,
-        max_rounds: int | None = None,
-        round_iters: int = 200,
-        final_iters: int = 1000,
-        target_weight: float = 1.0,
-        compress: bool = True,
-        alpha: float = 0.9,
-    ) -> None:
-        """``max_model_size`` caps the junction tree in MiB (AIM's default is 80; 20 keeps a fit on Adult
-        under five minutes on two cores with no measurable loss). ``max_rounds`` defaults to 16 per column,
-        as in the paper; annealing usually ends the fit well before it."""
-        params = {"degree": degree, "max_model_size": max_model_size, "max_rounds": max_rounds,
-                  "round_iters": round_iters, "final_iters": final_iters, "target_weight": target_weight,
-                  "compress": compress, "alpha": alpha}
-        types = {"degree": int, "max_model_size": float, "max_rounds": (int, type(None)), "round_iters": int,
-                 "final_iters": int, "target_weight": float, "compress": bool, "alpha": float}
-        super().__init__(**check_params(self.kind, params, types))  # type: ignore[arg-type]
-        if degree < 1 or max_model_size <= 0 or round_iters < 1 or final_iters < 1 or target_weight <= 0 \
-                or not 0 < alpha < 1 or (max_rounds is not None and max_rounds < 1):
-            raise PrivsynthError("generator.params for 'aim': need degree >= 1, max_model_size > 0, "
-                                 "round_iters and final_iters >= 1, target_weight > 0, 0 < alpha < 1, "
-                                 "max_rounds >= 1 or null")
-        self.degree, self.max_model_size, self.max_rounds = degree, float(max_model_size), max_rounds
-        self.round_iters, self.final_iters = round_iters, final_iters
-        self.target_weight, self.compress, self.alpha = float(target_weight), compress, float(alpha)
+    params_model = AIMParams
 
     def fit(self, private: PrivateData, progress: Progress = silent) -> "AIM":
         names = private.domain.names
         rho = private.odometer.remaining_rho
-        rounds = self.max_rounds or 16 * len(names)
+        rounds = self.params.max_rounds or 16 * len(names)
         # the paper splits rho into T = 16d round units and pays the d 1-way measurements from them; counting
         # the 1-ways as d extra units keeps a small max_rounds from spending everything on them
         units = rounds + len(names)
-        sigma = math.sqrt(units / (2 * self.alpha * rho))
-        epsilon = math.sqrt(8 * (1 - self.alpha) * rho / units)
+        sigma = math.sqrt(units / (2 * self.params.alpha * rho))
+        epsilon = math.sqrt(8 * (1 - self.params.alpha) * rho / units)
 
         one_way = [private.measure_marginal((c,), sigma, label="aim.1way") for c in names]
-        groups = {m.columns[0]: _compress(m, sigma) if self.compress else _identity(m) for m in one_way}
+        groups = {m.columns[0]: _compress(m, sigma) if self.params.compress else _identity(m) for m in one_way}
         view = private.recoded({c: g.code_map for c, g in groups.items()})
         measurements = [NoisyMarginal(m.columns, _merge_counts(m.counts, groups[m.columns[0]].code_map), m.sigma)
                         for m in one_way]
         sizes = view.sizes
-        model = estimate_model(sizes, measurements, iters=self.round_iters)
-        candidates = workload_candidates(names, self.degree, private.domain.target, self.target_weight)
+        model = estimate_model(sizes, measurements, iters=self.params.round_iters)
+        candidates = workload_candidates(names, self.params.degree, private.domain.target, self.params.target_weight)
         chosen_log: list[dict[str, object]] = []
         size_cache: dict[tuple[tuple[Clique, ...], Clique], float] = {}
 
@@ -121,9 +94,10 @@ class AIM(MarginalGenerator):
             remaining = rho - private.odometer.spent_rho
             final = remaining < 2 * (gaussian_rho(sigma) + exponential_rho(epsilon)) or round_no == rounds
             if final:
-                sigma = math.sqrt(1 / (2 * self.alpha * remaining))
-                epsilon = math.sqrt(8 * (1 - self.alpha) * remaining)
-            size_limit = self.max_model_size * (rho - remaining + gaussian_rho(sigma) + exponential_rho(epsilon)) / rho
+                sigma = math.sqrt(1 / (2 * self.params.alpha * remaining))
+                epsilon = math.sqrt(8 * (1 - self.params.alpha) * remaining)
+            spent_after = rho - remaining + gaussian_rho(sigma) + exponential_rho(epsilon)
+            size_limit = self.params.max_model_size * spent_after / rho
             fits = self._size_check(sizes, measurements, size_limit, size_cache)
             estimates = [model.marginal(c.columns) * model.total for c in candidates]
             cells = np.array([np.prod([sizes[col] for col in c.columns]) for c in candidates], dtype=float)
@@ -134,7 +108,7 @@ class AIM(MarginalGenerator):
             columns = candidates[pick].columns
             measurements.append(view.measure_marginal(columns, sigma, label="aim.measure"))
             before = estimates[pick]
-            model = estimate_model(sizes, measurements, iters=self.round_iters, warm_start=model)
+            model = estimate_model(sizes, measurements, iters=self.params.round_iters, warm_start=model)
             moved = float(np.abs(model.marginal(columns) * model.total - before).sum())
             chosen_log.append({"round": round_no, "columns": list(columns), "sigma": sigma, "epsilon": epsilon})
             left = rho - private.odometer.spent_rho
@@ -145,12 +119,12 @@ class AIM(MarginalGenerator):
             if moved <= math.sqrt(2 / math.pi) * sigma * cells[pick]:
                 sigma, epsilon = sigma / 2, epsilon * 2
 
-        progress(f"final estimate from {len(measurements)} noisy marginals ({self.final_iters} iterations)")
-        model = estimate_model(sizes, measurements, iters=self.final_iters, warm_start=model)
+        progress(f"final estimate from {len(measurements)} noisy marginals ({self.params.final_iters} iterations)")
+        model = estimate_model(sizes, measurements, iters=self.params.final_iters, warm_start=model)
         self.rounds_ = chosen_log
         self.groups_ = groups
         self._finish(private, model, "AIM (adaptive Gaussian marginals + exponential-mechanism selection, "
-                     "Private-PGM)", {"rounds": len(chosen_log), "alpha": self.alpha,
+                     "Private-PGM)", {"rounds": len(chosen_log), "alpha": self.params.alpha,
                                       "measured": [r["columns"] for r in chosen_log],
                                       "compressed_columns": {c: g.n_merged for c, g in groups.items() if g.n_merged}})
         return self

@@ -15,7 +15,8 @@ import itertools
 
 import numpy as np
 
-from privsynth.generators.base import Progress, check_params, silent
+from privsynth.generator_config import MSTParams
+from privsynth.generators.base import Progress, silent
 from privsynth.generators.marginal.base import MarginalGenerator
 from privsynth.generators.marginal._mbi import estimate_model
 from privsynth.privacy.accounting import exponential_epsilon, gaussian_sigma
@@ -26,9 +27,7 @@ class MST(MarginalGenerator):
     kind = "mst"
     is_dp = True
 
-    def __init__(self, iters: int = 1000) -> None:
-        super().__init__(**check_params(self.kind, {"iters": iters}, {"iters": int}))
-        self.iters = iters
+    params_model = MSTParams
 
     def fit(self, private: PrivateData, progress: Progress = silent) -> "MST":
         names = private.domain.names
@@ -42,7 +41,7 @@ class MST(MarginalGenerator):
         two_way = [private.measure_marginal(edge, sigma_2way, label="mst.2way") for edge in tree]
         self.tree_, self.measurements_ = tree, one_way + two_way
         progress(f"measured {len(tree)} two-way marginals (sigma {sigma_2way:.1f}); fitting Private-PGM")
-        model = estimate_model(private.sizes, one_way + two_way, iters=self.iters)
+        model = estimate_model(private.sizes, one_way + two_way, iters=self.params.iters)
         self._finish(private, model, "MST (Gaussian marginals + exponential-mechanism tree selection, Private-PGM)",
                      {"sigma_1way": sigma_1way, "sigma_2way": sigma_2way, "tree": [list(e) for e in tree]})
         return self
