@@ -51,7 +51,8 @@ class PrivateData:
         """``noise_key``: the steward's secret (privacy/noise_key.py), mixed into the noise source so that the
         published seed alone does not reproduce the noise. Shadow fits, which simulate an attacker, omit it."""
         self._train = train
-        self._codes, self._coders = domain.encode(train)
+        codes, self._coders = domain.encode(train)
+        self._codes = np.asfortranarray(codes)  # column after column: counting reads whole columns
         self.domain = domain
         self.odometer = odometer
         entropy = [seed, 0x5EED] + ([key_entropy(noise_key)] if noise_key is not None else [])
@@ -60,6 +61,7 @@ class PrivateData:
         self.non_dp_access = False
         self._sizes = {n: c.size for n, c in self._coders.items()}
         self._count_cache: dict[tuple[str, ...], np.ndarray] = {}
+        self._prefix: tuple[tuple[str, ...], np.ndarray] | None = None
 
     # ------------------------------------------------------------------ public facts (no budget needed)
     @property
@@ -80,9 +82,9 @@ class PrivateData:
         is charged to the same budget; it only changes which cells a marginal has.
         """
         view = copy.copy(self)
-        view._codes = self._codes.copy()
+        view._codes = self._codes.copy(order="F")
         view._sizes = dict(self._sizes)
-        view._count_cache = {}
+        view._count_cache, view._prefix = {}, None
         for name, mapping in code_maps.items():
             j = self.domain.names.index(name)
             mapping = np.asarray(mapping, dtype=np.int64)
@@ -219,7 +221,16 @@ class PrivateData:
         return self._count_cache[columns]
 
     def _count(self, columns: tuple[str, ...]) -> np.ndarray:
-        index = [self.domain.names.index(c) for c in columns]
         shape = self._shape(columns)
-        flat = np.ravel_multi_index(tuple(self._codes[:, j] for j in index), shape)
-        return np.bincount(flat, minlength=int(np.prod(shape))).astype(float).reshape(shape)
+        return np.bincount(self._cell_index(columns), minlength=int(np.prod(shape))).astype(float).reshape(shape)
+
+    def _cell_index(self, columns: tuple[str, ...]) -> np.ndarray:
+        """Each row's flat cell in the marginal over ``columns``. The index over all columns but the last is
+        kept for the next call: AIM counts its candidates in order, so (a, b, c) is followed by (a, b, d)."""
+        last = self._codes[:, self.domain.names.index(columns[-1])]
+        if len(columns) == 1:
+            return last
+        head = columns[:-1]
+        if self._prefix is None or self._prefix[0] != head:
+            self._prefix = (head, self._cell_index(head))
+        return self._prefix[1] * self._sizes[columns[-1]] + last

@@ -16,7 +16,9 @@ computation). mbi is imported lazily: importing it pulls in jax and switches on 
 """
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -47,6 +49,8 @@ class MarginalModel:
         self.total = float(total)
         self._cached_factors: list[tuple[np.ndarray, Clique, Clique]] | None = None
         self._reductions: dict[tuple[int, Clique], tuple[np.ndarray, Clique]] = {}
+        self._homes: dict[frozenset[str], Clique] | None = None
+        self._trees: dict[str, int] | None = None
         missing = set(self.columns) - {c for clique in self._tables for c in clique}
         if missing:
             raise ValueError(f"junction tree does not cover columns {sorted(missing)}")
@@ -60,13 +64,76 @@ class MarginalModel:
     def marginal(self, columns: Sequence[str]) -> np.ndarray:
         """Estimated probabilities over ``columns`` (axes in the given order, shape by sizes), summing to 1.
 
-        Read off a maximal clique when one contains the columns; otherwise summed out of the junction tree.
+        Read off a maximal clique when one contains the columns; columns in different trees of the junction
+        forest are independent, so their marginal is the product of each tree's; otherwise summed out of the
+        junction tree.
         """
         columns = self._check_columns(columns)
-        home = next((clique for clique in self._tables if set(columns) <= set(clique)), None)
+        return _normalise(self._unnormalised(columns))
+
+    def marginals(self, cliques: Sequence[Clique]) -> list[np.ndarray]:
+        """``marginal`` of each clique, for many at once (AIM's candidates, every round): each clique's
+        columns are split by tree of the junction forest, each part computed once and shared by every clique
+        that needs it, and the parts multiplied (outer products of distributions, already normalised)."""
+        parts: dict[Clique, np.ndarray] = {}
+        out = []
+        for clique in cliques:
+            clique = tuple(clique)
+            if not set(clique) <= self._sizes.keys():
+                self._check_columns(clique)  # raises, naming the unknown columns
+            product, order = None, ()
+            for part in self._split(clique):
+                if part not in parts:
+                    parts[part] = _normalise(self._within_tree(part))
+                product = parts[part] if product is None else np.multiply.outer(product, parts[part])
+                order += part
+            if order != clique:
+                product = np.transpose(product, [order.index(c) for c in clique])
+            out.append(product)
+        return out
+
+    def _unnormalised(self, columns: Clique) -> np.ndarray:
+        parts = self._split(columns)
+        if len(parts) == 1:
+            return self._within_tree(columns)
+        return _einsum([(_normalise(self._within_tree(part)), part) for part in parts], columns)
+
+    def _split(self, columns: Clique) -> list[Clique]:
+        """``columns`` grouped by tree of the junction forest (columns of different trees are independent)."""
+        trees: dict[int, list[str]] = {}
+        tree_of = self._tree_of()
+        for column in columns:
+            trees.setdefault(tree_of[column], []).append(column)
+        return [tuple(group) for group in trees.values()]
+
+    def _within_tree(self, columns: Clique) -> np.ndarray:
+        home = self._home(columns)
         if home is not None:
-            return _normalise(_project(self._tables[home], home, columns))
-        return _normalise(self._eliminate(columns))
+            return _project(self._tables[home], home, columns)
+        return self._eliminate(columns)
+
+    def _home(self, columns: Clique) -> Clique | None:
+        """The first maximal clique containing ``columns`` (looked up in a table of every clique's subsets of
+        up to three columns, AIM asks this for every candidate every round; larger sets are searched)."""
+        if self._homes is None:
+            self._homes = {}
+            for clique in self._tables:
+                for k in range(1, min(3, len(clique)) + 1):
+                    for subset in itertools.combinations(clique, k):
+                        self._homes.setdefault(frozenset(subset), clique)
+        if len(columns) <= 3:
+            return self._homes.get(frozenset(columns))
+        return next((clique for clique in self._tables if set(columns) <= set(clique)), None)
+
+    def _tree_of(self) -> dict[str, int]:
+        """Each column's tree in the junction forest (numbered by the clique that starts it)."""
+        if self._trees is None:
+            self._trees, tree = {}, -1
+            for k, (_, labels, new) in enumerate(self._factors()):
+                if len(labels) == len(new):  # no separator: this clique starts a new tree
+                    tree = k
+                self._trees.update(dict.fromkeys(new, tree))
+        return self._trees
 
     def _eliminate(self, columns: Clique) -> np.ndarray:
         """Out-of-clique marginal by summing the junction-tree factorisation P(C1) prod_k P(new_k | sep_k).
@@ -166,8 +233,7 @@ def _contract(operands: Sequence[tuple[np.ndarray, Clique]], out: Clique, sizes:
     hidden = {c for _, labels in factors for c in labels} - set(out)
 
     def span(column: str) -> int:
-        union = {c for _, labels in factors if column in labels for c in labels}
-        return int(np.prod([sizes[c] for c in union], dtype=np.int64))
+        return math.prod(sizes[c] for c in {c for _, labels in factors if column in labels for c in labels})
 
     while hidden:
         column = min(sorted(hidden), key=span)

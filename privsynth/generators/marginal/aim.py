@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -44,6 +45,39 @@ from privsynth.privacy.private_data import NoisyMarginal, PrivateData
 Clique = tuple[str, ...]
 
 
+class PublicClock:
+    """AIM's time budget, counting only the seconds AIM spends on post-processing (inference, estimating the
+    candidates, the model-size checks), never the time of a PrivateData query.
+
+    Why: how long counting the private rows takes depends on how many there are, so a stop decided on a clock
+    that included it would let the row count steer how many rounds run. Everything this clock times is a
+    function of public sizes and earlier noisy answers (and of the machine's speed, which the data does not
+    set). The price: a fit may overrun ``max_seconds`` by the time its private queries take.
+    """
+
+    def __init__(self, limit: float | None) -> None:
+        self.limit, self.spent, self._start = limit, 0.0, 0.0
+
+    def __enter__(self) -> "PublicClock":
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.spent += time.perf_counter() - self._start
+
+    @property
+    def expired(self) -> bool:
+        return self.limit is not None and self.spent >= self.limit
+
+    def details(self, rounds: int) -> dict[str, object]:
+        """What the guarantee says about the time budget (nothing when none was set)."""
+        if self.limit is None:
+            return {}
+        note = (f"time budget reached: round {rounds} measured with all the budget that was left, so the "
+                "charges still sum to the declared rho" if self.expired else "time budget not reached")
+        return {"max_seconds": self.limit, "stopped_by_time_budget": self.expired, "time_budget": note}
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A marginal AIM may measure, with its workload weight (how many workload cells it informs)."""
@@ -58,8 +92,13 @@ def workload_candidates(names: Sequence[str], degree: int, target: str | None, t
     ``target_weight`` in the workload, so a steward can favour the relations the downstream model needs."""
     degree = min(degree, len(names))
     workload = {w: (target_weight if target in w else 1.0) for w in itertools.combinations(names, degree)}
+    # sum_W weight(W) |r & W| = sum over columns c of r of the total weight of the workload marginals with c
+    per_column = dict.fromkeys(names, 0.0)
+    for w, weight in workload.items():
+        for column in w:
+            per_column[column] += weight
     closure = {sub for w in workload for k in range(1, degree + 1) for sub in itertools.combinations(w, k)}
-    return [Candidate(r, float(sum(weight * len(set(r) & set(w)) for w, weight in workload.items())))
+    return [Candidate(r, float(sum(per_column[c] for c in r)))
             for r in sorted(closure, key=lambda r: (len(r), [names.index(c) for c in r]))]
 
 
@@ -77,21 +116,27 @@ class AIM(MarginalGenerator):
         target_weight: float = 1.0,
         compress: bool = True,
         alpha: float = 0.9,
+        max_seconds: float | None = None,
     ) -> None:
         """``max_model_size`` caps the junction tree in MiB (AIM's default is 80; 20 keeps a fit on Adult
         under five minutes on two cores with no measurable loss). ``max_rounds`` defaults to 16 per column,
-        as in the paper; annealing usually ends the fit well before it."""
+        as in the paper; annealing usually ends the fit well before it. ``max_seconds`` (default: none) is a
+        time budget for the rounds: once AIM's own computing has taken that long, the next round is the last
+        and spends the whole remaining budget (see ``PublicClock``)."""
         params = {"degree": degree, "max_model_size": max_model_size, "max_rounds": max_rounds,
                   "round_iters": round_iters, "final_iters": final_iters, "target_weight": target_weight,
-                  "compress": compress, "alpha": alpha}
+                  "compress": compress, "alpha": alpha, "max_seconds": max_seconds}
         types = {"degree": int, "max_model_size": float, "max_rounds": (int, type(None)), "round_iters": int,
-                 "final_iters": int, "target_weight": float, "compress": bool, "alpha": float}
+                 "final_iters": int, "target_weight": float, "compress": bool, "alpha": float,
+                 "max_seconds": (float, type(None))}
         super().__init__(**check_params(self.kind, params, types))  # type: ignore[arg-type]
         if degree < 1 or max_model_size <= 0 or round_iters < 1 or final_iters < 1 or target_weight <= 0 \
-                or not 0 < alpha < 1 or (max_rounds is not None and max_rounds < 1):
+                or not 0 < alpha < 1 or (max_rounds is not None and max_rounds < 1) \
+                or (max_seconds is not None and not max_seconds > 0):
             raise PrivsynthError("generator.params for 'aim': need degree >= 1, max_model_size > 0, "
                                  "round_iters and final_iters >= 1, target_weight > 0, 0 < alpha < 1, "
-                                 "max_rounds >= 1 or null")
+                                 "max_rounds >= 1 or null, max_seconds > 0 or null")
+        self.max_seconds = None if max_seconds is None else float(max_seconds)
         self.degree, self.max_model_size, self.max_rounds = degree, float(max_model_size), max_rounds
         self.round_iters, self.final_iters = round_iters, final_iters
         self.target_weight, self.compress, self.alpha = float(target_weight), compress, float(alpha)
@@ -105,6 +150,7 @@ class AIM(MarginalGenerator):
         units = rounds + len(names)
         sigma = math.sqrt(units / (2 * self.alpha * rho))
         epsilon = math.sqrt(8 * (1 - self.alpha) * rho / units)
+        clock = PublicClock(self.max_seconds)
 
         one_way = [private.measure_marginal((c,), sigma, label="aim.1way") for c in names]
         groups = {m.columns[0]: _compress(m, sigma) if self.compress else _identity(m) for m in one_way}
@@ -112,48 +158,65 @@ class AIM(MarginalGenerator):
         measurements = [NoisyMarginal(m.columns, _merge_counts(m.counts, groups[m.columns[0]].code_map), m.sigma)
                         for m in one_way]
         sizes = view.sizes
-        model = estimate_model(sizes, measurements, iters=self.round_iters)
-        candidates = workload_candidates(names, self.degree, private.domain.target, self.target_weight)
+        with clock:
+            model = estimate_model(sizes, measurements, iters=self.round_iters)
+            candidates = workload_candidates(names, self.degree, private.domain.target, self.target_weight)
+            cells = np.array([math.prod(sizes[col] for col in c.columns) for c in candidates], dtype=float)
         chosen_log: list[dict[str, object]] = []
         size_cache: dict[tuple[tuple[Clique, ...], Clique], float] = {}
 
         for round_no in range(1, rounds + 1):
             remaining = rho - private.odometer.spent_rho
-            final = remaining < 2 * (gaussian_rho(sigma) + exponential_rho(epsilon)) or round_no == rounds
+            final = clock.expired or remaining < 2 * (gaussian_rho(sigma) + exponential_rho(epsilon)) \
+                or round_no == rounds
             if final:
                 sigma = math.sqrt(1 / (2 * self.alpha * remaining))
                 epsilon = math.sqrt(8 * (1 - self.alpha) * remaining)
             size_limit = self.max_model_size * (rho - remaining + gaussian_rho(sigma) + exponential_rho(epsilon)) / rho
-            fits = self._size_check(sizes, measurements, size_limit, size_cache)
-            estimates = [model.marginal(c.columns) * model.total for c in candidates]
-            cells = np.array([np.prod([sizes[col] for col in c.columns]) for c in candidates], dtype=float)
-            pick = view.select_by_error([c.columns for c in candidates], estimates, epsilon,
-                                        penalties=math.sqrt(2 / math.pi) * sigma * cells,
-                                        weights=[c.weight for c in candidates],
-                                        feasible=lambda i: fits(candidates[i].columns), label="aim.select")
-            columns = candidates[pick].columns
+            with clock:
+                fits = self._size_check(sizes, measurements, size_limit, size_cache)
+                pool = self._pool(candidates, cells, measurements, size_limit)
+                estimates = [p * model.total for p in model.marginals([candidates[i].columns for i in pool])]
+            pick = view.select_by_error([candidates[i].columns for i in pool], estimates, epsilon,
+                                        penalties=math.sqrt(2 / math.pi) * sigma * cells[pool],
+                                        weights=[candidates[i].weight for i in pool],
+                                        feasible=lambda k: fits(candidates[pool[k]].columns), label="aim.select")
+            columns = candidates[pool[pick]].columns
             measurements.append(view.measure_marginal(columns, sigma, label="aim.measure"))
-            before = estimates[pick]
-            model = estimate_model(sizes, measurements, iters=self.round_iters, warm_start=model)
-            moved = float(np.abs(model.marginal(columns) * model.total - before).sum())
+            with clock:
+                model = estimate_model(sizes, measurements, iters=self.round_iters, warm_start=model)
+                moved = float(np.abs(model.marginal(columns) * model.total - estimates[pick]).sum())
             chosen_log.append({"round": round_no, "columns": list(columns), "sigma": sigma, "epsilon": epsilon})
             left = rho - private.odometer.spent_rho
             progress(f"round {round_no}: measured {' x '.join(columns)} (sigma {sigma:.1f}); "
-                     f"rho left {max(left, 0.0):.3g} of {rho:.3g}")
+                     f"rho left {max(left, 0.0):.3g} of {rho:.3g}" + ("; time budget reached" if clock.expired else ""))
             if final:
                 break
-            if moved <= math.sqrt(2 / math.pi) * sigma * cells[pick]:
+            if moved <= math.sqrt(2 / math.pi) * sigma * cells[pool[pick]]:
                 sigma, epsilon = sigma / 2, epsilon * 2
 
         progress(f"final estimate from {len(measurements)} noisy marginals ({self.final_iters} iterations)")
         model = estimate_model(sizes, measurements, iters=self.final_iters, warm_start=model)
-        self.rounds_ = chosen_log
-        self.groups_ = groups
+        self.rounds_, self.groups_ = chosen_log, groups
         self._finish(private, model, "AIM (adaptive Gaussian marginals + exponential-mechanism selection, "
                      "Private-PGM)", {"rounds": len(chosen_log), "alpha": self.alpha,
                                       "measured": [r["columns"] for r in chosen_log],
-                                      "compressed_columns": {c: g.n_merged for c, g in groups.items() if g.n_merged}})
+                                      "compressed_columns": {c: g.n_merged for c, g in groups.items() if g.n_merged},
+                                      **clock.details(len(chosen_log))})
         return self
+
+    @staticmethod
+    def _pool(candidates: Sequence[Candidate], cells: np.ndarray, measurements: Sequence[NoisyMarginal],
+              limit: float) -> list[int]:
+        """The candidates offered this round: those inside a clique already measured, and those whose own table
+        fits under ``limit`` MiB. Public (sizes and earlier noisy outputs only), so the exponential mechanism
+        over this pool is the mechanism over the feasible set, as before; leaving out candidates that could
+        never pass the size check spares estimating them (on a wide table most 3-way marginals of the long
+        category lists)."""
+        inside = {frozenset(sub) for m in measurements for k in range(1, len(m.columns) + 1)
+                  for sub in itertools.combinations(m.columns, k)}
+        small = cells * 8 / 2**20 <= limit
+        return [i for i, c in enumerate(candidates) if small[i] or frozenset(c.columns) in inside]
 
     @staticmethod
     def _size_check(sizes: dict[str, int], measurements: list[NoisyMarginal], limit: float,

@@ -105,8 +105,8 @@ def _log_beliefs(tree: JunctionTree, potentials: Mapping[Clique, np.ndarray]) ->
         home, shape, _ = tree.potential_plans[potential]
         part = table.reshape(shape)
         beliefs[home] = part if beliefs[home] is None else beliefs[home] + part
-    return [np.zeros(tree.shape(i)) if b is None else np.broadcast_to(b, tree.shape(i))
-            for i, b in enumerate(beliefs)]
+    return [np.zeros(tree.shape(i)) if b is None else b if b.shape == tree.shape(i) else
+            np.broadcast_to(b, tree.shape(i)) for i, b in enumerate(beliefs)]
 
 
 def clique_marginals(tree: JunctionTree, potentials: Mapping[Clique, np.ndarray], total: float) -> list[np.ndarray]:
