@@ -353,10 +353,13 @@ def _model_cliques(measured: Sequence[Clique], order: Sequence[str]) -> list[Cli
     """The measured cliques not nested in another, plus a 1-way clique for each never-measured column.
 
     The extra 1-way cliques carry zero potentials, so those columns are uniform and independent: with no
-    measurement there is no evidence to prefer anything else.
+    measurement there is no evidence to prefer anything else. Ties are ordered by column position, never by
+    set order: string hashes differ between processes, and the clique order shapes the junction tree and so
+    which rows a seed samples (a shadow run must give the same table on every dask worker).
     """
+    position = {c: i for i, c in enumerate(order)}
     maximal: list[Clique] = []
-    for clique in sorted(set(measured), key=len, reverse=True):
+    for clique in sorted(set(measured), key=lambda c: (-len(c), [position[x] for x in c])):
         if not any(set(clique) <= set(other) for other in maximal):
             maximal.append(clique)
     covered = {c for clique in maximal for c in clique}
