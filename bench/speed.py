@@ -25,7 +25,9 @@ training row count), drawn column by column from the holdout's own values: the s
 table's size and shape, not on which generator made it, and this keeps a slow fit out of their timing.
 
 Each step runs in its own process (no warm caches from another step); peak MB is the largest summed resident
-memory of that process and its children (dask workers included), sampled every 0.2 s. A step past --timeout
+memory of that process and its children (dask workers included), sampled every 0.2 s; CPU s is the CPU time
+of the whole process tree (imports and data reading included), which a shared machine inflates far less than
+wall time. A step past --timeout
 is stopped and shown as ">N". The machine's load average is printed beside every row: on a shared machine,
 compare ratios from one run, and read rows measured under load as upper bounds.
 """
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -226,6 +229,13 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
+def _children_cpu() -> float:
+    """User + system CPU seconds of every finished child of this process and of the children they waited for
+    (a step's whole process tree, dask workers included, once it has exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _kill_tree(pid: int) -> None:
     import psutil
 
@@ -245,6 +255,7 @@ def measured(cmd: list[str], timeout: float, verbose: bool, max_mb: float) -> di
     """Run ``cmd``; wall seconds, peak summed RSS of its process tree, exit code, its last stdout line. The
     tree is stopped past ``timeout`` seconds or ``max_mb`` MB (the machine is shared: never let a step swap it)."""
     load = os.getloadavg()[0]
+    cpu_before = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=None if verbose else subprocess.DEVNULL,
                             text=True, start_new_session=True)
@@ -270,7 +281,8 @@ def measured(cmd: list[str], timeout: float, verbose: bool, max_mb: float) -> di
     stop.set()
     watcher.join()
     lines = [line for line in (out or "").splitlines() if line.startswith("{")]
-    return {"wall": time.perf_counter() - start, "peak_mb": peak[0] / 2**20, "rc": proc.returncode,
+    return {"wall": time.perf_counter() - start, "cpu": _children_cpu() - cpu_before, "peak_mb": peak[0] / 2**20,
+            "rc": proc.returncode,
             "timed_out": timed_out, "over_memory": over[0], "child": json.loads(lines[-1]) if lines else None,
             "load_start": load, "load_end": os.getloadavg()[0]}
 
@@ -350,12 +362,12 @@ def main() -> None:
         if "diabetes_1m" in tables:
             make_resample(workdir)
         print(f"cores {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}; python {sys.version.split()[0]}")
-        print("| table | step | seconds | peak MB | load | notes |\n|---|---|---|---|---|---|")
+        print("| table | step | seconds | CPU s | peak MB | load | notes |\n|---|---|---|---|---|---|---|")
         for table in tables:
             for step in steps:
                 r = run_step(table, step, workdir, args.timeout, args.verbose, args.max_mb)
                 seconds = f">{args.timeout:.0f}" if r["timed_out"] else f"{r['seconds']:.1f}"
-                print(f"| {table} | {step} | {seconds} | {r['peak_mb']:.0f} | {r['load_start']:.1f}-"
+                print(f"| {table} | {step} | {seconds} | {r['cpu']:.0f} | {r['peak_mb']:.0f} | {r['load_start']:.1f}-"
                       f"{r['load_end']:.1f} | {r['note']} |", flush=True)
                 rows.append({"table": table, "step": step, **r})
     if args.json:

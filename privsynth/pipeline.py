@@ -24,7 +24,7 @@ from privsynth.attacks.base import AttackData
 from privsynth.attacks.membership.density import density_membership
 from privsynth.attacks.membership.shadow import copy_training_rows, run_shadow_models, score_runs, shadow_result
 from privsynth.attacks.membership.vulnerable import pick_targets
-from privsynth.attacks.registry import run_attacks
+from privsynth.attacks.registry import ATTACKS, run_attacks
 from privsynth.data.bundled import bundled_table
 from privsynth.data.domain import PublicDomain
 from privsynth.data.fingerprint import sha256_file
@@ -362,9 +362,14 @@ def evaluate(
         candidate = inputs.domain.cast(generator.sample(n_rows, seed=model.generator.seed))
     with step("attacks"):
         data, null_table, positive_table = attack_tables(inputs.train, inputs.holdout, model, inputs.domain)
-        attacks = run_attacks(data, candidate)
-        nulls = {r.name: r for r in run_attacks(data, null_table)}
-        positives = {r.name: r for r in run_attacks(data, positive_table)}
+        count = iter(range(1, 3 * len(ATTACKS) + 1))
+
+        def done(name: str) -> None:
+            reporter.tasks(next(count), 3 * len(ATTACKS), "attacks on candidate, null and positive control")
+
+        attacks = run_attacks(data, candidate, done=done)
+        nulls = {r.name: r for r in run_attacks(data, null_table, done=done)}
+        positives = {r.name: r for r in run_attacks(data, positive_table, done=done)}
     with step("membership"):
         membership, membership_positives = membership_attacks(inputs, model, data, null_table, candidate,
                                                               tasks=reporter.tasks)

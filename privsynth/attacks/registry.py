@@ -1,6 +1,8 @@
 """The attack suite, in the order reports list it. Extend by adding a function and one line here."""
 from __future__ import annotations
 
+from typing import Callable
+
 import pandas as pd
 
 from privsynth.attacks.base import Attack, AttackData
@@ -20,8 +22,11 @@ ATTACKS: dict[str, Attack] = {
 }
 
 
-def run_attacks(data: AttackData, synthetic: pd.DataFrame, names: list[str] | None = None) -> list[AttackResult]:
+def run_attacks(data: AttackData, synthetic: pd.DataFrame, names: list[str] | None = None,
+                done: Callable[[str], None] = lambda name: None) -> list[AttackResult]:
+    """Every attack (or those ``names``) on ``synthetic``; ``done(name)`` after each, for a progress display."""
     results: list[AttackResult] = []
     for name in names or list(ATTACKS):
         results.extend(ATTACKS[name](data, synthetic))
+        done(name)
     return results

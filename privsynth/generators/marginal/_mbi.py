@@ -413,8 +413,8 @@ def estimate_model(sizes: Mapping[str, int], measurements: Sequence[NoisyMargina
     total = noisy_total(prepared)
     cliques = _model_cliques([clique for clique, _, _ in prepared], order)
     tree = JunctionTree.build(sizes, *junction_tree(sizes, cliques), cliques)
-    loss = MarginalLoss(tree, [Measurement(clique, counts.reshape([sizes[c] for c in clique]), sigma,
-                                           _smallest_holder(clique, cliques, sizes))
+    homes = loss_homes([clique for clique, _, _ in prepared])
+    loss = MarginalLoss(tree, [Measurement(clique, counts.reshape([sizes[c] for c in clique]), sigma, homes[clique])
                                for clique, counts, sigma in prepared])
     potentials = _initial_potentials(cliques, sizes, warm_start)
     potentials, tables = mirror_descent(tree, loss, potentials, total, int(iters))
@@ -423,6 +423,20 @@ def estimate_model(sizes: Mapping[str, int], measurements: Sequence[NoisyMargina
              "estimated total %.1f", len(order), len(prepared), len(normalised), tree.cells,
              max(t.size for t in normalised.values()), total)
     return MarginalModel(potentials, sizes, normalised, total)
+
+
+def loss_homes(measured: Sequence[Clique]) -> dict[Clique, Clique]:
+    """The model clique each measurement's loss term reads: the measurement itself when no other contains it,
+    else the first maximal measured clique that does, in mbi's order (longest first, then measurement order).
+
+    Any clique containing the measurement gives the same iterates (the term changes the model's log-density as
+    a function of the measurement's columns, whichever potential holds it); the choice only sets the Lipschitz
+    bound, hence the first step size, and this one is mbi 1.1.0's, so the fit follows mbi's path."""
+    maximal: list[Clique] = []
+    for clique in sorted(measured, key=len, reverse=True):  # a stable sort: measurement order among equals
+        if not any(set(clique) <= set(other) for other in maximal):
+            maximal.append(clique)
+    return {c: c if c in maximal else next(m for m in maximal if set(c) <= set(m)) for c in measured}
 
 
 def _smallest_holder(clique: Clique, cliques: Sequence[Clique], sizes: Mapping[str, int]) -> Clique:

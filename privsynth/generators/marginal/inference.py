@@ -147,7 +147,7 @@ def _rescaled(message: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Measurement:
     """One noisy marginal, as the loss sees it: its clique (model column order), counts, sigma and the
-    potential clique that holds it (the smallest one containing it)."""
+    potential clique whose marginal its loss term reads (``_mbi.loss_homes``: mbi's choice)."""
 
     clique: Clique
     counts: np.ndarray
