@@ -50,6 +50,7 @@ class MarginalModel:
         self._cached_factors: list[tuple[np.ndarray, Clique, Clique]] | None = None
         self._reductions: dict[tuple[int, Clique], tuple[np.ndarray, Clique]] = {}
         self._homes: dict[frozenset[str], Clique] | None = None
+        self._parts: dict[Clique, np.ndarray] = {}
         self._trees: dict[str, int] | None = None
         missing = set(self.columns) - {c for clique in self._tables for c in clique}
         if missing:
@@ -72,25 +73,28 @@ class MarginalModel:
         return _normalise(self._unnormalised(columns))
 
     def marginals(self, cliques: Sequence[Clique]) -> list[np.ndarray]:
-        """``marginal`` of each clique, for many at once (AIM's candidates, every round): each clique's
-        columns are split by tree of the junction forest, each part computed once and shared by every clique
-        that needs it, and the parts multiplied (outer products of distributions, already normalised)."""
-        parts: dict[Clique, np.ndarray] = {}
-        out = []
-        for clique in cliques:
-            clique = tuple(clique)
-            if not set(clique) <= self._sizes.keys():
-                self._check_columns(clique)  # raises, naming the unknown columns
-            product, order = None, ()
-            for part in self._split(clique):
-                if part not in parts:
-                    parts[part] = _normalise(self._within_tree(part))
-                product = parts[part] if product is None else np.multiply.outer(product, parts[part])
-                order += part
-            if order != clique:
-                product = np.transpose(product, [order.index(c) for c in clique])
-            out.append(product)
-        return out
+        """``marginal`` of each clique, for many at once (see ``estimate``)."""
+        return [self.estimate(clique) for clique in cliques]
+
+    def estimate(self, clique: Sequence[str]) -> np.ndarray:
+        """``marginal`` of ``clique``, for AIM's candidates (thousands, every round): the columns are split by
+        tree of the junction forest and the parts multiplied (outer products of distributions, already
+        normalised). A part smaller than the clique is kept for the next clique that needs it; whole
+        candidates are not kept (on a wide table they would outweigh the model many times over)."""
+        clique = tuple(clique)
+        if not set(clique) <= self._sizes.keys():
+            self._check_columns(clique)  # raises, naming the unknown columns
+        product, order = None, ()
+        for part in self._split(clique):
+            if part == clique:
+                table = _normalise(self._within_tree(part))
+            else:
+                if part not in self._parts:
+                    self._parts[part] = _normalise(self._within_tree(part))
+                table = self._parts[part]
+            product = table if product is None else np.multiply.outer(product, table)
+            order += part
+        return product if order == clique else np.transpose(product, [order.index(c) for c in clique])
 
     def _unnormalised(self, columns: Clique) -> np.ndarray:
         parts = self._split(columns)

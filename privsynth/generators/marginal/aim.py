@@ -30,6 +30,7 @@ import itertools
 import math
 import time
 from dataclasses import dataclass
+from collections.abc import Sequence as SequenceABC
 from typing import Callable, Sequence
 
 import numpy as np
@@ -56,14 +57,18 @@ class PublicClock:
     """
 
     def __init__(self, limit: float | None) -> None:
-        self.limit, self.spent, self._start = limit, 0.0, 0.0
+        self.limit, self.spent, self._start, self._depth = limit, 0.0, 0.0, 0
 
     def __enter__(self) -> "PublicClock":
-        self._start = time.perf_counter()
+        if self._depth == 0:  # nested blocks count once
+            self._start = time.perf_counter()
+        self._depth += 1
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.spent += time.perf_counter() - self._start
+        self._depth -= 1
+        if self._depth == 0:
+            self.spent += time.perf_counter() - self._start
 
     @property
     def expired(self) -> bool:
@@ -76,6 +81,24 @@ class PublicClock:
         note = (f"time budget reached: round {rounds} measured with all the budget that was left, so the "
                 "charges still sum to the declared rho" if self.expired else "time budget not reached")
         return {"max_seconds": self.limit, "stopped_by_time_budget": self.expired, "time_budget": note}
+
+
+class PoolEstimates(SequenceABC[np.ndarray]):
+    """The pool's estimated counts (model marginal x estimated total), computed as PrivateData scores them and
+    then dropped: on a wide table the pool's tables together can outweigh the model many times over, so they
+    are never all held at once. Post-processing of the model: nothing here reads the private rows."""
+
+    def __init__(self, model: MarginalModel, cliques: list[Clique], clock: "PublicClock") -> None:
+        self.model, self.cliques, self.clock = model, cliques, clock
+
+    def __len__(self) -> int:
+        return len(self.cliques)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        with self.clock:  # public computing, on the time budget's clock even when PrivateData asks for it
+            return self.model.estimate(self.cliques[index]) * self.model.total
 
 
 @dataclass(frozen=True)
@@ -176,7 +199,7 @@ class AIM(MarginalGenerator):
             with clock:
                 fits = self._size_check(sizes, measurements, size_limit, size_cache)
                 pool = self._pool(candidates, cells, measurements, size_limit)
-                estimates = [p * model.total for p in model.marginals([candidates[i].columns for i in pool])]
+                estimates = PoolEstimates(model, [candidates[i].columns for i in pool], clock)
             pick = view.select_by_error([candidates[i].columns for i in pool], estimates, epsilon,
                                         penalties=math.sqrt(2 / math.pi) * sigma * cells[pool],
                                         weights=[candidates[i].weight for i in pool],
