@@ -6,10 +6,10 @@ one-hot blocks differ in exactly two cells when their categories differ, so
 
     distance^2 = sum over numbers of (x - y)^2 + 2 * (number of categorical columns that differ),
 
-which is what this module computes, from the numbers and the category codes. The one-hot table itself would be
-rows x (sum of category counts) doubles: 17 GB for 800,000 diabetes rows (three ICD-9 columns of 700+ codes),
-where the codes take 400 MB. Columns with few categories are still compared through their one-hot block (one
-matrix product, the fastest way numpy has); columns with many categories are compared code against code.
+which is what this module computes. Columns with at most ``WIDE`` categories keep their one-hot block (one
+matrix product with the numbers, the fastest way numpy has); wider ones are compared code against code, since
+their one-hot blocks would make the table rows x (sum of category counts) doubles: 17 GB for 800,000 diabetes
+rows (three ICD-9 columns of 700+ codes), where their codes take a few MB.
 
 Cost: every query row against every reference row, in blocks: O(queries x references x (numbers + small
 one-hot width + wide columns)), memory O(block x references). Callers bound both sides with stated samples.
@@ -26,33 +26,28 @@ from privsynth.threat_model import CategoricalColumn
 
 #: categorical columns with more codes than this are compared code against code instead of one-hot
 WIDE = 128
-BLOCK = 1024
+BLOCK = 512
 
 
 @dataclass(frozen=True)
 class Encoded:
-    """Rows in the compact form: scaled numbers (float64), the one-hot blocks of the narrow categorical columns
-    (float32: its products count matching columns, small integers that float32 holds exactly) and the codes
-    of the wide categorical columns (a missing value is a code of its own)."""
+    """Rows in the compact form: a dense part (numbers scaled by their public range, and the one-hot blocks of
+    the categorical columns with at most ``WIDE`` codes) and the codes of the wider categorical columns (a
+    missing value is a code of its own)."""
 
-    numbers: np.ndarray
-    onehot: np.ndarray
+    dense: np.ndarray
     wide: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.numbers)
-
-    @property
-    def narrow_columns(self) -> int:
-        return int(self.onehot[:1].sum()) if len(self.onehot) else 0
+        return len(self.dense)
 
     def take(self, rows: np.ndarray) -> "Encoded":
-        return Encoded(self.numbers[rows], self.onehot[rows], self.wide[rows])
+        return Encoded(self.dense[rows], self.wide[rows])
 
 
 def encode(frame: pd.DataFrame, domain: PublicDomain) -> Encoded:
     """The compact encoding of ``frame``: distances between its rows equal those of ``distance_features``."""
-    numbers, onehot, wide = [], [], []
+    dense, wide = [], []
     for name, spec in domain.columns.items():
         series = frame[name]
         if isinstance(spec, CategoricalColumn):
@@ -61,27 +56,26 @@ def encode(frame: pd.DataFrame, domain: PublicDomain) -> Encoded:
             if len(spec.values) + 1 > WIDE:
                 wide.append(codes)
             else:
-                onehot.append(np.eye(len(spec.values) + 1, dtype=np.float32)[codes])
+                dense.append(np.eye(len(spec.values) + 1)[codes])
         else:
             x = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
             z = (np.clip(x, spec.min, spec.max) - spec.min) / (spec.max - spec.min)
-            numbers.append(np.where(np.isnan(z), -1.0, z))
+            dense.append(np.where(np.isnan(z), -1.0, z)[:, None])
     n = len(frame)
-    return Encoded(np.stack(numbers, axis=1) if numbers else np.zeros((n, 0)),
-                   np.concatenate(onehot, axis=1) if onehot else np.zeros((n, 0), np.float32),
+    return Encoded(np.concatenate(dense, axis=1) if dense else np.zeros((n, 0)),
                    np.stack(wide, axis=1) if wide else np.zeros((n, 0), np.int32))
 
 
 def squared_distances(queries: Encoded, reference: Encoded) -> np.ndarray:
-    """Squared distances (queries x reference), clipped at 0."""
-    q, r = queries.numbers, reference.numbers
-    d2 = (q * q).sum(1)[:, None] + (r * r).sum(1)[None, :] - 2.0 * (q @ r.T)
-    if queries.onehot.shape[1]:
-        matches = queries.onehot @ reference.onehot.T
-        d2 += 2.0 * (queries.narrow_columns - matches.astype(np.float64))
+    """Squared distances (queries x reference), clipped at 0: one matrix product for the dense part
+    (|x|^2 + |y|^2 - 2 x.y), then 2 for every wide column whose codes differ, all in place."""
+    d2 = queries.dense @ reference.dense.T
+    d2 *= -2.0
+    d2 += (queries.dense ** 2).sum(1)[:, None]
+    d2 += (reference.dense ** 2).sum(1)[None, :]
     for j in range(queries.wide.shape[1]):
-        d2 += 2.0 * (queries.wide[:, j, None] != reference.wide[None, :, j])
-    return np.maximum(d2, 0.0)
+        np.add(d2, 2.0, out=d2, where=queries.wide[:, j, None] != reference.wide[None, :, j])
+    return np.maximum(d2, 0.0, out=d2)
 
 
 def nearest(queries: Encoded, reference: Encoded, k: int = 1, skip_self: bool = False) -> np.ndarray:
