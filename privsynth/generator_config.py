@@ -33,6 +33,9 @@ class AIMParams(_Params):
     compress: bool = Field(default=True, description="Merge the codes whose NOISY one-way count is below 3 sigma.")
     alpha: float = Field(default=0.9, gt=0, lt=1, description="Share of each round's budget spent measuring "
                          "(the rest selects).")
+    max_seconds: float | None = Field(default=None, gt=0, description="Time budget in seconds for the rounds: once "
+                                      "AIM's own computing has taken that long, the next round is the last and spends "
+                                      "all the budget left (the guarantee's details say so); null: no time budget.")
 
 
 class _DPSGDParams(_Params):

@@ -162,7 +162,8 @@ def run_attacks(inputs: Inputs, model: ThreatModel, candidate: pd.DataFrame, nam
                                       spec.shadow, inputs.domain, spec.seed, factory, mapper, model.privacy.delta,
                                       lambda done, total: reporter.tasks(done, total, f"{factory.kind} shadow fits"))
             data = replace(data, shadow=plan)
-        return run_checks(data, candidate, names, {"null": null_table, "positive": data.members})
+        return run_checks(data, candidate, names, {"null": null_table, "positive": data.members},
+                          lambda done, total: reporter.tasks(done, total, "attacks on candidate and controls"))
 
 
 @dataclass(frozen=True)

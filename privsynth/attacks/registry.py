@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import replace
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
@@ -28,19 +28,28 @@ def resolve(implementation: str, package: str = PACKAGE) -> Attack:
 
 
 def run_checks(data: AttackData, synthetic: pd.DataFrame, names: Sequence[str],
-               controls: Mapping[str, pd.DataFrame]) -> list[AttackResult]:
+               controls: Mapping[str, pd.DataFrame],
+               progress: Callable[[int, int], None] = lambda done, total: None) -> list[AttackResult]:
     """Every attack that measures one of ``names`` (catalogue names), on the candidate table, then on each
     control table its checks declare (``controls``: "null" and "positive" tables; one left out is not run);
-    a result carries its controls."""
+    a result carries its controls. ``progress(done, total)`` counts attack calls, for a progress display."""
     chosen = [CATALOGUE[n] for n in names if CATALOGUE[n].kind == "attack"]
+    plan = {implementation: sorted({control for c in chosen if c.implementation == implementation
+                                    for control in c.controls if control in controls})
+            for implementation in dict.fromkeys(c.implementation for c in chosen)}
+    total, done = sum(1 + len(wanted) for wanted in plan.values()), 0
     results: list[AttackResult] = []
-    for implementation in dict.fromkeys(c.implementation for c in chosen):
+    for implementation, wanted in plan.items():
         attack = resolve(implementation)
-        wanted = {control for c in chosen if c.implementation == implementation for control in c.controls
-                  if control in controls}
-        measured = {control: {r.name: r for r in attack(data, controls[control])} for control in sorted(wanted)}
+        measured: dict[str, dict[str, AttackResult]] = {}
+        for control in wanted:
+            measured[control] = {r.name: r for r in attack(data, controls[control])}
+            done += 1
+            progress(done, total)
         for result in attack(data, synthetic):
             results.append(_with_controls(result, check_of(result.name), measured))
+        done += 1
+        progress(done, total)
     return results
 
 

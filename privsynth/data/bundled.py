@@ -1,4 +1,8 @@
-"""Data shipped inside the package (the Adult demo), addressed as ``bundled:NAME`` in a threat model."""
+"""Data shipped inside the package, addressed as ``bundled:NAME`` in a threat model.
+
+``adult`` is the demo; ``bank_marketing`` (45k x 17) and ``diabetes`` (101k x 50, ICD-9 columns of 700+ codes)
+are the wider and larger tables of the speed benchmark (bench/speed.py). Each comes with its public domain file
+and its licence (privsynth/demo/README.md)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +12,11 @@ from typing import Any
 
 from privsynth.errors import DataError
 
-BUNDLED = {"adult": ("adult.csv.gz", "adult_domain.json")}
+BUNDLED = {
+    "adult": ("adult.csv.gz", "adult_domain.json"),
+    "bank_marketing": ("bank_marketing.csv.gz", "bank_marketing_domain.json"),
+    "diabetes": ("diabetes_130us.csv.gz", "diabetes_130us_domain.json"),
+}
 
 
 def _demo_file(name: str) -> Path:

@@ -4,6 +4,11 @@ Numbers are cut into equal-width bins over the PUBLIC bounds (16, like shared/be
 missing value is its own category. The reference table is the holdout: it was never used to fit the
 generator, so published utility figures do not describe the training rows the DP guarantee protects.
 The interval is a percentile bootstrap that resamples both tables (conservative: see below).
+
+Cost: every 1-way and 2-way marginal of both tables, for the estimate and each of 40 bootstrap draws:
+O(41 x columns^2 x (reference rows + synthetic rows)). Each table is first cut to a seeded sample of at most
+``MAX_ROWS`` rows (a TVD from 50,000 rows is within about 0.005 of the whole table's on the bundled tables'
+marginals), so the cost stops growing with the rows there; Adult's and Bank Marketing's tables stay whole.
 """
 from __future__ import annotations
 
@@ -17,6 +22,15 @@ from privsynth.evaluation.registry import UtilityData
 from privsynth.results import UtilityResult
 
 EVALUATION_BINS = 16
+MAX_ROWS = 50_000
+
+
+def row_sample(frame: pd.DataFrame, seed: int, limit: int = MAX_ROWS) -> pd.DataFrame:
+    """``frame`` itself, or a seeded uniform sample of ``limit`` of its rows (in their original order)."""
+    if len(frame) <= limit:
+        return frame
+    rows = np.sort(np.random.default_rng([seed, 0xE5A]).choice(len(frame), limit, replace=False))
+    return frame.iloc[rows].reset_index(drop=True)
 
 
 def _marginal(codes: np.ndarray, sizes: np.ndarray, cols: tuple[int, ...], rows: np.ndarray) -> np.ndarray:
@@ -50,7 +64,8 @@ def workload_error(reference: pd.DataFrame, synthetic: pd.DataFrame, domain: Pub
 def marginal_tvd(data: UtilityData, synthetic: pd.DataFrame, n_bootstrap: int = 40) -> list[UtilityResult]:
     """``tvd_1way`` and ``tvd_2way`` of ``synthetic`` against the holdout, with bootstrap intervals."""
     domain, seed = data.domain, data.seed
-    ref_codes, coders = domain.encode(data.holdout, bins=EVALUATION_BINS)
+    reference, synthetic = row_sample(data.holdout, seed), row_sample(synthetic, seed + 1)
+    ref_codes, coders = domain.encode(reference, bins=EVALUATION_BINS)
     syn_codes, _ = domain.encode(synthetic, bins=EVALUATION_BINS)
     sizes = np.array([coders[n].size for n in domain.names])
     k = len(domain.names)
@@ -69,7 +84,7 @@ def marginal_tvd(data: UtilityData, synthetic: pd.DataFrame, n_bootstrap: int = 
             # (conservative for the gate) and let the interval start at the estimate at the latest
             ci=(min(value, float(np.quantile(boots, 0.025))), float(np.quantile(boots, 0.975))),
             details={"bins": EVALUATION_BINS, "n_marginals": len(sets), "reference": "holdout",
-                     "n_bootstrap": n_bootstrap,
+                     "n_bootstrap": n_bootstrap, "rows_compared": [len(ref_codes), len(syn_codes)],
                      "worst": {"|".join(domain.names[j] for j in sets[i]): float(per_set[i]) for i in worst}},
         ))
     return results

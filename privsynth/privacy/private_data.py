@@ -50,7 +50,8 @@ class PrivateData:
         """``noise``: the run's secret randomness (privacy/noise.py: the steward's key and a fresh nonce), the
         only source of every noise draw below; shadow fits, which simulate an attacker, pass a simulation."""
         self._train = train
-        self._codes, self._coders = domain.encode(train)
+        codes, self._coders = domain.encode(train)
+        self._codes = np.asfortranarray(codes)  # column after column: counting reads whole columns
         self.domain = domain
         self.odometer = odometer
         self.noise = noise
@@ -59,6 +60,7 @@ class PrivateData:
         self.non_dp_access = False
         self._sizes = {n: c.size for n, c in self._coders.items()}
         self._count_cache: dict[tuple[str, ...], np.ndarray] = {}
+        self._prefix: tuple[tuple[str, ...], np.ndarray] | None = None
 
     # ------------------------------------------------------------------ public facts (no budget needed)
     @property
@@ -79,9 +81,9 @@ class PrivateData:
         is charged to the same budget; it only changes which cells a marginal has.
         """
         view = copy.copy(self)
-        view._codes = self._codes.copy()
+        view._codes = self._codes.copy(order="F")
         view._sizes = dict(self._sizes)
-        view._count_cache = {}
+        view._count_cache, view._prefix = {}, None
         for name, mapping in code_maps.items():
             j = self.domain.names.index(name)
             mapping = np.asarray(mapping, dtype=np.int64)
@@ -218,7 +220,16 @@ class PrivateData:
         return self._count_cache[columns]
 
     def _count(self, columns: tuple[str, ...]) -> np.ndarray:
-        index = [self.domain.names.index(c) for c in columns]
         shape = self._shape(columns)
-        flat = np.ravel_multi_index(tuple(self._codes[:, j] for j in index), shape)
-        return np.bincount(flat, minlength=int(np.prod(shape))).astype(float).reshape(shape)
+        return np.bincount(self._cell_index(columns), minlength=int(np.prod(shape))).astype(float).reshape(shape)
+
+    def _cell_index(self, columns: tuple[str, ...]) -> np.ndarray:
+        """Each row's flat cell in the marginal over ``columns``. The index over all columns but the last is
+        kept for the next call: AIM counts its candidates in order, so (a, b, c) is followed by (a, b, d)."""
+        last = self._codes[:, self.domain.names.index(columns[-1])]
+        if len(columns) == 1:
+            return last
+        head = columns[:-1]
+        if self._prefix is None or self._prefix[0] != head:
+            self._prefix = (head, self._cell_index(head))
+        return self._prefix[1] * self._sizes[columns[-1]] + last

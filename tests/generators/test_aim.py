@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from privsynth.data.domain import PublicDomain
+from privsynth.errors import PrivsynthError
 from privsynth.generators.marginal.aim import AIM, _compress, workload_candidates
 from privsynth.privacy.noise import NoiseSource
 from privsynth.privacy.odometer import Odometer
@@ -135,3 +136,21 @@ def test_progress_names_each_round(rows, domain):
     rounds = [line for line in lines if line.startswith("round ")]
     assert 1 <= len(rounds) <= 3 and all("measured" in line and "rho left" in line for line in rounds)
     assert lines[-1].startswith("final estimate")
+
+
+def test_time_budget_ends_the_rounds_and_still_spends_the_whole_budget(rows, domain):
+    """max_seconds: once AIM's own computing has taken that long, the next round is the last and spends all
+    that is left, so the charges still sum to the declared rho; the guarantee says the budget was reached."""
+    private = PrivateData(rows.iloc[:500], domain, Odometer.for_epsilon(1.0, 1e-9),
+                          NoiseSource.simulation(0))
+    model = AIM(round_iters=10, final_iters=10, max_seconds=1e-6).fit(private)
+    assert len(model.rounds_) == 1
+    assert sum(c.rho for c in private.odometer.charges) == pytest.approx(private.odometer.total_rho, rel=1e-12)
+    details = model.guarantee_.details
+    assert details["stopped_by_time_budget"] is True and details["max_seconds"] == 1e-6
+    assert "round 1 measured with all the budget that was left" in details["time_budget"]
+    untimed = AIM(**FAST).fit(PrivateData(rows.iloc[:500], domain, Odometer.for_epsilon(1.0, 1e-9),
+                                              NoiseSource.simulation(0)))
+    assert "max_seconds" not in untimed.guarantee_.details and len(untimed.rounds_) > 1
+    with pytest.raises(PrivsynthError, match="max_seconds.*greater than 0"):
+        AIM(max_seconds=0)

@@ -199,3 +199,15 @@ def test_bad_arguments_raise_value_error(fork):
         model.sample(-1, np.random.default_rng(0))
     with pytest.raises(ValueError, match="Generator"):
         model.sample(10, np.random.RandomState(0))
+
+
+def test_model_cliques_do_not_depend_on_the_order_measurements_come_in():
+    """The clique order shapes the junction tree, hence which rows a seed draws: it must not follow set order
+    (string hashes differ between processes, so a shadow run on a dask worker would sample other rows)."""
+    from privsynth.generators.marginal._mbi import _model_cliques
+
+    measured = [("a", "b"), ("c", "d"), ("b", "c"), ("a",), ("e", "a"), ("d", "b")]
+    expected = _model_cliques(measured, ("a", "b", "c", "d", "e", "f"))
+    assert expected == [("a", "b"), ("b", "c"), ("c", "d"), ("d", "b"), ("e", "a"), ("f",)]
+    for shift in range(1, len(measured)):
+        assert _model_cliques(measured[shift:] + measured[:shift], ("a", "b", "c", "d", "e", "f")) == expected

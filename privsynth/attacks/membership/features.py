@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from privsynth.attacks.membership import neighbours
 from privsynth.data.domain import PublicDomain
 from privsynth.threat_model import NumericColumn
 
@@ -35,7 +36,7 @@ RADII = (0.1, 1.0, 1.5)
 class TargetView:
     """The targets as the features need them, computed once in the pipeline and shipped to every task."""
 
-    vectors: np.ndarray       # targets x distance-encoding width
+    vectors: neighbours.Encoded  # the targets in the distance encoding
     codes: np.ndarray         # targets x columns, integer cell codes
     numbers: np.ndarray       # targets x numeric columns (NaN = missing)
     upper_side: np.ndarray    # targets x numeric columns: at or above the reference median
@@ -49,7 +50,7 @@ class TargetView:
         medians = np.array([np.nanmedian(pd.to_numeric(reference[n], errors="coerce").to_numpy(float))
                             for n in numeric])
         codes, _ = domain.encode(targets)
-        return cls(domain.distance_features(targets), codes, numbers, numbers >= medians[None, :], numeric)
+        return cls(neighbours.encode(targets, domain), codes, numbers, numbers >= medians[None, :], numeric)
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -68,9 +69,7 @@ def target_features(synthetic: pd.DataFrame, view: TargetView, domain: PublicDom
     if len(synthetic) == 0:
         raise ValueError("the generator sampled no rows: a shadow run needs a synthetic table")
     n = len(synthetic)
-    encoded = domain.distance_features(synthetic)
-    d2 = (view.vectors ** 2).sum(1)[:, None] + (encoded ** 2).sum(1)[None, :] - 2.0 * view.vectors @ encoded.T
-    distance = np.sqrt(np.maximum(d2, 0.0))
+    distance = np.sqrt(neighbours.squared_distances(view.vectors, neighbours.encode(synthetic, domain)))
     near = np.stack([(distance <= r).sum(1) / n for r in RADII], axis=1)
     closest = distance.min(axis=1)[:, None]
 

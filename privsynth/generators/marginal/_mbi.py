@@ -9,47 +9,49 @@ position, so two columns drawn from the same parents come out comonotone (a real
 P(>50K | Divorced) = 0.000). ``MarginalModel.sample`` instead walks the junction tree and draws every row's new
 columns independently from P(new | separator), which reproduces the model's distribution exactly in law.
 
-mbi is imported lazily: importing it pulls in jax and switches on ``jax_enable_x64`` process-wide.
-
-XLA compile time: mirror descent is jit-compiled anew for every model (AIM re-fits after each of its rounds),
-and on CPU XLA's optimising passes cost more than they save here: with them off a fit of AIM on Adult ran about
-three times faster (measured; the compiled programs are small and run a few hundred steps each). The flags are
-added to XLA_FLAGS when this module is imported, before jax starts, unless the user set an optimisation level.
+Inference is ours too (``inference.py``: Private-PGM's mirror descent in numpy, because mbi's jax version
+spent most of every AIM fit compiling). What this file still takes from mbi is its junction tree: the greedy
+elimination order, triangulation and maximal-clique spanning tree of ``mbi.junction_tree`` (networkx, no jax
+computation). mbi is imported lazily: importing it pulls in jax and switches on ``jax_enable_x64``.
 """
 from __future__ import annotations
 
+import itertools
 import logging
-import os
-from typing import Any, Mapping, Sequence
+import math
+from typing import Mapping, Sequence
 
 import numpy as np
 
+from privsynth.generators.marginal.inference import JunctionTree, MarginalLoss, Measurement, mirror_descent
 from privsynth.privacy.private_data import NoisyMarginal
 
 __all__ = ["NoisyMarginal", "MarginalModel", "estimate_model", "model_size_mb", "noisy_total"]
 
 log = logging.getLogger(__name__)
 
-_FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_FAST_COMPILE}".strip()
-
 Clique = tuple[str, ...]
 
 
 class MarginalModel:
-    """A fitted graphical model (wraps the mbi model). Post-processing only: it saw noisy measurements only.
+    """A fitted graphical model. Post-processing only: it saw noisy measurements only.
 
-    ``total`` is the row count estimated from the noisy measurements, never the private count.
+    ``total`` is the row count estimated from the noisy measurements, never the private count. ``potentials``
+    (log-space, per model clique) let the next fit warm-start from this one.
     """
 
-    def __init__(self, mrf: Any, sizes: Mapping[str, int], tables: Mapping[Clique, np.ndarray], total: float):
-        self._mrf = mrf
+    def __init__(self, potentials: Mapping[Clique, np.ndarray], sizes: Mapping[str, int],
+                 tables: Mapping[Clique, np.ndarray], total: float):
+        self.potentials = dict(potentials)
         self.columns: tuple[str, ...] = tuple(sizes)
         self._sizes = {c: int(s) for c, s in sizes.items()}
         self._tables = dict(tables)  # maximal clique -> probabilities, in a running-intersection order
         self.total = float(total)
         self._cached_factors: list[tuple[np.ndarray, Clique, Clique]] | None = None
+        self._reductions: dict[tuple[int, Clique], tuple[np.ndarray, Clique]] = {}
+        self._homes: dict[frozenset[str], Clique] | None = None
+        self._parts: dict[Clique, np.ndarray] = {}
+        self._trees: dict[str, int] | None = None
         missing = set(self.columns) - {c for clique in self._tables for c in clique}
         if missing:
             raise ValueError(f"junction tree does not cover columns {sorted(missing)}")
@@ -63,34 +65,107 @@ class MarginalModel:
     def marginal(self, columns: Sequence[str]) -> np.ndarray:
         """Estimated probabilities over ``columns`` (axes in the given order, shape by sizes), summing to 1.
 
-        Read off a maximal clique when one contains the columns; otherwise summed out of the junction tree.
+        Read off a maximal clique when one contains the columns; columns in different trees of the junction
+        forest are independent, so their marginal is the product of each tree's; otherwise summed out of the
+        junction tree.
         """
         columns = self._check_columns(columns)
-        home = next((clique for clique in self._tables if set(columns) <= set(clique)), None)
+        return _normalise(self._unnormalised(columns))
+
+    def marginals(self, cliques: Sequence[Clique]) -> list[np.ndarray]:
+        """``marginal`` of each clique, for many at once (see ``estimate``)."""
+        return [self.estimate(clique) for clique in cliques]
+
+    def estimate(self, clique: Sequence[str]) -> np.ndarray:
+        """``marginal`` of ``clique``, for AIM's candidates (thousands, every round): the columns are split by
+        tree of the junction forest and the parts multiplied (outer products of distributions, already
+        normalised). A part smaller than the clique is kept for the next clique that needs it; whole
+        candidates are not kept (on a wide table they would outweigh the model many times over)."""
+        clique = tuple(clique)
+        if not set(clique) <= self._sizes.keys():
+            self._check_columns(clique)  # raises, naming the unknown columns
+        product, order = None, ()
+        for part in self._split(clique):
+            if part == clique:
+                table = _normalise(self._within_tree(part))
+            else:
+                if part not in self._parts:
+                    self._parts[part] = _normalise(self._within_tree(part))
+                table = self._parts[part]
+            product = table if product is None else np.multiply.outer(product, table)
+            order += part
+        return product if order == clique else np.transpose(product, [order.index(c) for c in clique])
+
+    def _unnormalised(self, columns: Clique) -> np.ndarray:
+        parts = self._split(columns)
+        if len(parts) == 1:
+            return self._within_tree(columns)
+        return _einsum([(_normalise(self._within_tree(part)), part) for part in parts], columns)
+
+    def _split(self, columns: Clique) -> list[Clique]:
+        """``columns`` grouped by tree of the junction forest (columns of different trees are independent)."""
+        trees: dict[int, list[str]] = {}
+        tree_of = self._tree_of()
+        for column in columns:
+            trees.setdefault(tree_of[column], []).append(column)
+        return [tuple(group) for group in trees.values()]
+
+    def _within_tree(self, columns: Clique) -> np.ndarray:
+        home = self._home(columns)
         if home is not None:
-            return _normalise(_project(self._tables[home], home, columns))
-        return _normalise(self._eliminate(columns))
+            return _project(self._tables[home], home, columns)
+        return self._eliminate(columns)
+
+    def _home(self, columns: Clique) -> Clique | None:
+        """The first maximal clique containing ``columns`` (looked up in a table of every clique's subsets of
+        up to three columns, AIM asks this for every candidate every round; larger sets are searched)."""
+        if self._homes is None:
+            self._homes = {}
+            for clique in self._tables:
+                for k in range(1, min(3, len(clique)) + 1):
+                    for subset in itertools.combinations(clique, k):
+                        self._homes.setdefault(frozenset(subset), clique)
+        if len(columns) <= 3:
+            return self._homes.get(frozenset(columns))
+        return next((clique for clique in self._tables if set(columns) <= set(clique)), None)
+
+    def _tree_of(self) -> dict[str, int]:
+        """Each column's tree in the junction forest (numbered by the clique that starts it)."""
+        if self._trees is None:
+            self._trees, tree = {}, -1
+            for k, (_, labels, new) in enumerate(self._factors()):
+                if len(labels) == len(new):  # no separator: this clique starts a new tree
+                    tree = k
+                self._trees.update(dict.fromkeys(new, tree))
+        return self._trees
 
     def _eliminate(self, columns: Clique) -> np.ndarray:
         """Out-of-clique marginal by summing the junction-tree factorisation P(C1) prod_k P(new_k | sep_k).
 
-        Factors whose new columns nobody needs sum to one and are dropped (walking the tree backwards), so
-        only the subtree joining ``columns`` is contracted, in numpy. mbi's variable elimination gives the
-        same numbers but re-traces jax ops for every new query (seconds per call).
+        Only factors that introduce a needed column are kept (walking the tree backwards: the others sum to
+        one), each first summed over its new columns that neither the query nor a later factor's separator
+        uses (a conditional summed over some of its own columns is still a conditional); the rest is variable
+        elimination (``_contract``). AIM asks this for hundreds of candidate marginals every round.
         """
-        needed, operands = set(columns), []
-        for table, labels, new in reversed(self._factors()):
-            if needed & set(new):
-                operands.append((table, labels))
-                needed |= set(labels)
-        symbols = {c: i for i, c in enumerate(sorted(needed))}
-        if len(symbols) > 52:  # np.einsum's label limit: let mbi do it
-            factor = self._mrf.project(columns)
-            return _project(np.asarray(factor.values, dtype=float), tuple(factor.domain.attributes), columns)
-        args: list[Any] = []
-        for table, labels in operands:
-            args += [table, [symbols[c] for c in labels]]
-        return np.einsum(*args, [symbols[c] for c in columns], optimize=True)
+        factors = self._factors()
+        needed, chosen = set(columns), []
+        for k in reversed(range(len(factors))):
+            if needed & set(factors[k][2]):
+                chosen.append(k)
+                needed |= set(factors[k][1])
+        chosen.reverse()
+        operands = [self._reduced_factor(k, set(columns).union(*[factors[j][1] for j in chosen[i + 1:]]))
+                    for i, k in enumerate(chosen)]
+        return _contract(operands, columns, self._sizes)
+
+    def _reduced_factor(self, k: int, later: set[str]) -> tuple[np.ndarray, Clique]:
+        """Factor k summed over its new columns outside ``later`` (memoised: candidates share reductions)."""
+        table, labels, new = self._factors()[k]
+        kept = tuple(c for c in labels if c not in new or c in later)
+        key = (k, kept)
+        if key not in self._reductions:
+            self._reductions[key] = (_project(table, labels, kept), kept)
+        return self._reductions[key]
 
     def _factors(self) -> list[tuple[np.ndarray, Clique, Clique]]:
         """(P(new | separator) over separator + new, those labels, the new columns) per clique, in order."""
@@ -152,6 +227,38 @@ class MarginalModel:
         return columns
 
 
+def _contract(operands: Sequence[tuple[np.ndarray, Clique]], out: Clique, sizes: Mapping[str, int]) -> np.ndarray:
+    """Sum over every column not in ``out`` of the product of the labelled tables (axes in ``out`` order), by
+    variable elimination: each step sums out the column whose factors span the fewest cells (greedy), one
+    small einsum per column. numpy's own einsum paths multiplied whole separators by every query column and
+    ran a hundred times slower on AIM's models; labels are numbered per step, so the 52-label limit of
+    np.einsum bounds one step, not the query."""
+    factors = list(operands)
+    hidden = {c for _, labels in factors for c in labels} - set(out)
+
+    def span(column: str) -> int:
+        return math.prod(sizes[c] for c in {c for _, labels in factors if column in labels for c in labels})
+
+    while hidden:
+        column = min(sorted(hidden), key=span)
+        involved = [f for f in factors if column in f[1]]
+        factors = [f for f in factors if column not in f[1]]
+        kept = tuple(c for c in dict.fromkeys(c for _, labels in involved for c in labels) if c != column)
+        factors.append((_einsum(involved, kept), kept))
+        hidden.discard(column)
+    return _einsum(factors, tuple(out))
+
+
+def _einsum(operands: Sequence[tuple[np.ndarray, Clique]], out: Clique) -> np.ndarray:
+    if not operands:
+        return np.ones(())
+    symbol = {c: i for i, c in enumerate(dict.fromkeys(c for _, labels in operands for c in labels))}
+    args: list = []
+    for table, labels in operands:
+        args += [table, [symbol[c] for c in labels]]
+    return np.einsum(*args, [symbol[c] for c in out])
+
+
 def _project(table: np.ndarray, axes: Clique, columns: Clique) -> np.ndarray:
     """Sum ``table`` (axes named by ``axes``) down to ``columns``, transposed into that order."""
     dropped = tuple(i for i, c in enumerate(axes) if c not in columns)
@@ -162,7 +269,10 @@ def _project(table: np.ndarray, axes: Clique, columns: Clique) -> np.ndarray:
 
 def _normalise(values: np.ndarray) -> np.ndarray:
     """Clip float noise (tiny negatives, NaN) and rescale to sum 1; an empty table becomes uniform."""
-    values = np.clip(np.nan_to_num(np.asarray(values, dtype=float), nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
+    values = np.asarray(values, dtype=float)
+    if not np.isfinite(values).all():
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    values = np.maximum(values, 0.0)
     mass = values.sum()
     return values / mass if mass > 0 else np.full(values.shape, 1.0 / values.size)
 
@@ -247,63 +357,55 @@ def _model_cliques(measured: Sequence[Clique], order: Sequence[str]) -> list[Cli
     """The measured cliques not nested in another, plus a 1-way clique for each never-measured column.
 
     The extra 1-way cliques carry zero potentials, so those columns are uniform and independent: with no
-    measurement there is no evidence to prefer anything else.
+    measurement there is no evidence to prefer anything else. Ties are ordered by column position, never by
+    set order: string hashes differ between processes, and the clique order shapes the junction tree and so
+    which rows a seed samples (a shadow run must give the same table on every dask worker).
     """
+    position = {c: i for i, c in enumerate(order)}
     maximal: list[Clique] = []
-    for clique in sorted(set(measured), key=len, reverse=True):
+    for clique in sorted(set(measured), key=lambda c: (-len(c), [position[x] for x in c])):
         if not any(set(clique) <= set(other) for other in maximal):
             maximal.append(clique)
     covered = {c for clique in maximal for c in clique}
     return maximal + [(c,) for c in order if c not in covered]
 
 
-def _clique_tables(mrf: Any, domain: Any, cliques: list[Clique]) -> dict[Clique, np.ndarray]:
-    """Probabilities over each maximal clique of the model's junction tree, parents before children.
+def junction_tree(sizes: Mapping[str, int], cliques: Sequence[Clique]) -> tuple[list[Clique], list[int]]:
+    """mbi's junction tree (forest) over ``cliques``: its maximal cliques in depth-first preorder and the index
+    of each one's parent (-1 for a root). In preorder every clique's overlap with the earlier ones lies inside
+    its parent (running intersection), which the sampler and the message passing rely on."""
+    from mbi import Domain, junction_tree as jt
 
-    When no triangulation fill-in was needed (e.g. MST's tree of pairs) these are the fitted marginals
-    themselves; otherwise mbi's message passing computes the larger cliques from the potentials.
-    """
-    from mbi import junction_tree, marginal_oracles
-
-    tree, _ = junction_tree.make_junction_tree(domain, cliques)
-    maximal = [tuple(c) for c in junction_tree.maximal_cliques(tree)]  # DFS preorder: parents come first
-    if all(clique in mrf.marginals.cliques for clique in maximal):
-        beliefs = mrf.marginals
-    else:
-        beliefs = marginal_oracles.message_passing_stable(mrf.potentials.expand(maximal), total=1.0, jtree=tree)
-    return {clique: _normalise(_project(np.asarray(beliefs[clique].values, dtype=float),
-                                        tuple(beliefs[clique].domain.attributes), clique)) for clique in maximal}
-
-
-def release_compiled_programs() -> None:
-    """Drop jax's compiled programs. Each fit compiles mirror descent for its own junction tree, which no later
-    fit reuses; kept, they grow a process by ~250 MB a fit, and a dask worker running sixty shadow fits of AIM
-    would hold gigabytes of dead code."""
-    import jax
-
-    jax.clear_caches()
+    domain = Domain(tuple(sizes), tuple(int(v) for v in sizes.values()))
+    tree, _ = jt.make_junction_tree(domain, [tuple(c) for c in cliques])
+    order = [tuple(c) for c in jt.maximal_cliques(tree)]
+    position = {c: i for i, c in enumerate(order)}
+    parents = []
+    for i, clique in enumerate(order):
+        earlier = [position[tuple(n)] for n in tree.neighbors(clique) if position[tuple(n)] < i]
+        parents.append(earlier[0] if earlier else -1)
+    return order, parents
 
 
 def model_size_mb(sizes: Mapping[str, int], cliques: Sequence[Clique]) -> float:
     """Memory of the junction tree a model over ``cliques`` would need (float64 cells, in MiB).
 
     AIM's model-size cap: a candidate marginal whose triangulation would blow up the tree is not offered.
-    Uses mbi's own triangulation, so the figure matches what ``estimate_model`` would build.
+    Uses the same triangulation as ``estimate_model``.
     """
-    from mbi import Domain, junction_tree
-
-    domain = Domain(tuple(sizes), tuple(int(v) for v in sizes.values()))
-    tree, _ = junction_tree.make_junction_tree(domain, [tuple(c) for c in cliques])
-    return sum(domain.size(c) for c in junction_tree.maximal_cliques(tree)) * 8 / 2**20
+    maximal, _ = junction_tree(sizes, cliques)
+    return sum(int(np.prod([sizes[c] for c in clique], dtype=np.int64)) for clique in maximal) * 8 / 2**20
 
 
 def estimate_model(sizes: Mapping[str, int], measurements: Sequence[NoisyMarginal], iters: int = 1000,
                    warm_start: MarginalModel | None = None) -> MarginalModel:
-    """Private-PGM inference (mirror descent) from noisy marginals only; columns never measured still get a
-    (uniform) marginal. The total is ``noisy_total`` of the measurements, never the private row count.
+    """Private-PGM inference (mirror descent, ``inference.py``) from noisy marginals only; columns never
+    measured still get a (uniform) marginal. The total is ``noisy_total`` of the measurements, never the
+    private row count.
 
-    ``warm_start`` continues from an earlier model's potentials (AIM re-fits after every round; starting
-    from the last solution needs far fewer iterations than starting from scratch).
+    ``warm_start`` continues from an earlier model's potentials, each added into a clique of the new model
+    that contains it (AIM re-fits after every round; starting from the last solution needs far fewer
+    iterations than starting from scratch).
     """
     sizes = _check_sizes(sizes)
     if isinstance(iters, bool) or not isinstance(iters, (int, np.integer)) or iters < 0:
@@ -313,21 +415,47 @@ def estimate_model(sizes: Mapping[str, int], measurements: Sequence[NoisyMargina
     order = tuple(sizes)
     prepared = [_prepare(m, sizes, order) for m in measurements]
     total = noisy_total(prepared)
-
-    from mbi import CliqueVector, Domain, LinearMeasurement
-    from mbi.estimation import mirror_descent
-
-    domain = Domain(order, tuple(sizes.values()))
     cliques = _model_cliques([clique for clique, _, _ in prepared], order)
-    linear = [LinearMeasurement(counts, clique, sigma) for clique, counts, sigma in prepared]
-    if warm_start is not None and warm_start.columns == order:
-        potentials = warm_start._mrf.potentials.expand(cliques)
-    else:
-        potentials = CliqueVector.zeros(domain, cliques)
-    mrf = mirror_descent(domain, linear, known_total=total, potentials=potentials, iters=int(iters))
+    tree = JunctionTree.build(sizes, *junction_tree(sizes, cliques), cliques)
+    homes = loss_homes([clique for clique, _, _ in prepared])
+    loss = MarginalLoss(tree, [Measurement(clique, counts.reshape([sizes[c] for c in clique]), sigma, homes[clique])
+                               for clique, counts, sigma in prepared])
+    potentials = _initial_potentials(cliques, sizes, warm_start)
+    potentials, tables = mirror_descent(tree, loss, potentials, total, int(iters))
+    normalised = {clique: _normalise(table) for clique, table in zip(tree.cliques, tables)}
+    log.info("Private-PGM model: %d columns, %d measurements, %d maximal cliques (%d cells, largest %d), "
+             "estimated total %.1f", len(order), len(prepared), len(normalised), tree.cells,
+             max(t.size for t in normalised.values()), total)
+    return MarginalModel(potentials, sizes, normalised, total)
 
-    tables = _clique_tables(mrf, domain, cliques)
-    log.info("Private-PGM model: %d columns, %d measurements, %d maximal cliques (largest %d cells), "
-             "estimated total %.1f", len(order), len(prepared), len(tables),
-             max(t.size for t in tables.values()), total)
-    return MarginalModel(mrf, sizes, tables, total)
+
+def loss_homes(measured: Sequence[Clique]) -> dict[Clique, Clique]:
+    """The model clique each measurement's loss term reads: the measurement itself when no other contains it,
+    else the first maximal measured clique that does, in mbi's order (longest first, then measurement order).
+
+    Any clique containing the measurement gives the same iterates (the term changes the model's log-density as
+    a function of the measurement's columns, whichever potential holds it); the choice only sets the Lipschitz
+    bound, hence the first step size, and this one is mbi 1.1.0's, so the fit follows mbi's path."""
+    maximal: list[Clique] = []
+    for clique in sorted(measured, key=len, reverse=True):  # a stable sort: measurement order among equals
+        if not any(set(clique) <= set(other) for other in maximal):
+            maximal.append(clique)
+    return {c: c if c in maximal else next(m for m in maximal if set(c) <= set(m)) for c in measured}
+
+
+def _smallest_holder(clique: Clique, cliques: Sequence[Clique], sizes: Mapping[str, int]) -> Clique:
+    holders = [c for c in cliques if set(clique) <= set(c)]
+    return min(holders, key=lambda c: int(np.prod([sizes[x] for x in c], dtype=np.int64)))
+
+
+def _initial_potentials(cliques: Sequence[Clique], sizes: Mapping[str, int],
+                        warm_start: MarginalModel | None) -> dict[Clique, np.ndarray]:
+    """Zeros over every model clique, plus, for a warm start, each earlier potential added into the
+    smallest new clique that contains it (the distribution the earlier potentials describe is unchanged)."""
+    potentials = {c: np.zeros([sizes[x] for x in c]) for c in cliques}
+    if warm_start is None or warm_start.columns != tuple(sizes):
+        return potentials
+    for old, table in warm_start.potentials.items():
+        home = _smallest_holder(old, cliques, sizes)
+        potentials[home] = potentials[home] + table.reshape([sizes[c] if c in old else 1 for c in home])
+    return potentials

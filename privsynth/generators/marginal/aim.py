@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from dataclasses import dataclass
+from collections.abc import Sequence as SequenceABC
 from typing import Callable, Sequence
 
 import numpy as np
@@ -42,6 +44,61 @@ from privsynth.privacy.accounting import exponential_rho, gaussian_rho
 from privsynth.privacy.private_data import NoisyMarginal, PrivateData
 
 Clique = tuple[str, ...]
+
+
+class PublicClock:
+    """AIM's time budget, counting only the seconds AIM spends on post-processing (inference, estimating the
+    candidates, the model-size checks), never the time of a PrivateData query.
+
+    Why: how long counting the private rows takes depends on how many there are, so a stop decided on a clock
+    that included it would let the row count steer how many rounds run. Everything this clock times is a
+    function of public sizes and earlier noisy answers (and of the machine's speed, which the data does not
+    set). The price: a fit may overrun ``max_seconds`` by the time its private queries take.
+    """
+
+    def __init__(self, limit: float | None) -> None:
+        self.limit, self.spent, self._start, self._depth = limit, 0.0, 0.0, 0
+
+    def __enter__(self) -> "PublicClock":
+        if self._depth == 0:  # nested blocks count once
+            self._start = time.perf_counter()
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self.spent += time.perf_counter() - self._start
+
+    @property
+    def expired(self) -> bool:
+        return self.limit is not None and self.spent >= self.limit
+
+    def details(self, rounds: int) -> dict[str, object]:
+        """What the guarantee says about the time budget (nothing when none was set)."""
+        if self.limit is None:
+            return {}
+        note = (f"time budget reached: round {rounds} measured with all the budget that was left, so the "
+                "charges still sum to the declared rho" if self.expired else "time budget not reached")
+        return {"max_seconds": self.limit, "stopped_by_time_budget": self.expired, "time_budget": note}
+
+
+class PoolEstimates(SequenceABC[np.ndarray]):
+    """The pool's estimated counts (model marginal x estimated total), computed as PrivateData scores them and
+    then dropped: on a wide table the pool's tables together can outweigh the model many times over, so they
+    are never all held at once. Post-processing of the model: nothing here reads the private rows."""
+
+    def __init__(self, model: MarginalModel, cliques: list[Clique], clock: "PublicClock") -> None:
+        self.model, self.cliques, self.clock = model, cliques, clock
+
+    def __len__(self) -> int:
+        return len(self.cliques)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        with self.clock:  # public computing, on the time budget's clock even when PrivateData asks for it
+            return self.model.estimate(self.cliques[index]) * self.model.total
 
 
 @dataclass(frozen=True)
@@ -58,8 +115,13 @@ def workload_candidates(names: Sequence[str], degree: int, target: str | None, t
     ``target_weight`` in the workload, so a steward can favour the relations the downstream model needs."""
     degree = min(degree, len(names))
     workload = {w: (target_weight if target in w else 1.0) for w in itertools.combinations(names, degree)}
+    # sum_W weight(W) |r & W| = sum over columns c of r of the total weight of the workload marginals with c
+    per_column = dict.fromkeys(names, 0.0)
+    for w, weight in workload.items():
+        for column in w:
+            per_column[column] += weight
     closure = {sub for w in workload for k in range(1, degree + 1) for sub in itertools.combinations(w, k)}
-    return [Candidate(r, float(sum(weight * len(set(r) & set(w)) for w, weight in workload.items())))
+    return [Candidate(r, float(sum(per_column[c] for c in r)))
             for r in sorted(closure, key=lambda r: (len(r), [names.index(c) for c in r]))]
 
 
@@ -78,6 +140,7 @@ class AIM(MarginalGenerator):
         units = rounds + len(names)
         sigma = math.sqrt(units / (2 * self.params.alpha * rho))
         epsilon = math.sqrt(8 * (1 - self.params.alpha) * rho / units)
+        clock = PublicClock(self.params.max_seconds)
 
         one_way = [private.measure_marginal((c,), sigma, label="aim.1way") for c in names]
         groups = {m.columns[0]: _compress(m, sigma) if self.params.compress else _identity(m) for m in one_way}
@@ -85,49 +148,67 @@ class AIM(MarginalGenerator):
         measurements = [NoisyMarginal(m.columns, _merge_counts(m.counts, groups[m.columns[0]].code_map), m.sigma)
                         for m in one_way]
         sizes = view.sizes
-        model = estimate_model(sizes, measurements, iters=self.params.round_iters)
-        candidates = workload_candidates(names, self.params.degree, private.domain.target, self.params.target_weight)
+        with clock:
+            model = estimate_model(sizes, measurements, iters=self.params.round_iters)
+            candidates = workload_candidates(names, self.params.degree, private.domain.target,
+                                             self.params.target_weight)
+            cells = np.array([math.prod(sizes[col] for col in c.columns) for c in candidates], dtype=float)
         chosen_log: list[dict[str, object]] = []
         size_cache: dict[tuple[tuple[Clique, ...], Clique], float] = {}
 
         for round_no in range(1, rounds + 1):
             remaining = rho - private.odometer.spent_rho
-            final = remaining < 2 * (gaussian_rho(sigma) + exponential_rho(epsilon)) or round_no == rounds
+            final = clock.expired or remaining < 2 * (gaussian_rho(sigma) + exponential_rho(epsilon)) \
+                or round_no == rounds
             if final:
                 sigma = math.sqrt(1 / (2 * self.params.alpha * remaining))
                 epsilon = math.sqrt(8 * (1 - self.params.alpha) * remaining)
             spent_after = rho - remaining + gaussian_rho(sigma) + exponential_rho(epsilon)
             size_limit = self.params.max_model_size * spent_after / rho
-            fits = self._size_check(sizes, measurements, size_limit, size_cache)
-            estimates = [model.marginal(c.columns) * model.total for c in candidates]
-            cells = np.array([np.prod([sizes[col] for col in c.columns]) for c in candidates], dtype=float)
-            pick = view.select_by_error([c.columns for c in candidates], estimates, epsilon,
-                                        penalties=math.sqrt(2 / math.pi) * sigma * cells,
-                                        weights=[c.weight for c in candidates],
-                                        feasible=lambda i: fits(candidates[i].columns), label="aim.select")
-            columns = candidates[pick].columns
+            with clock:
+                fits = self._size_check(sizes, measurements, size_limit, size_cache)
+                pool = self._pool(candidates, cells, measurements, size_limit)
+                estimates = PoolEstimates(model, [candidates[i].columns for i in pool], clock)
+            pick = view.select_by_error([candidates[i].columns for i in pool], estimates, epsilon,
+                                        penalties=math.sqrt(2 / math.pi) * sigma * cells[pool],
+                                        weights=[candidates[i].weight for i in pool],
+                                        feasible=lambda k: fits(candidates[pool[k]].columns), label="aim.select")
+            columns = candidates[pool[pick]].columns
             measurements.append(view.measure_marginal(columns, sigma, label="aim.measure"))
-            before = estimates[pick]
-            model = estimate_model(sizes, measurements, iters=self.params.round_iters, warm_start=model)
-            moved = float(np.abs(model.marginal(columns) * model.total - before).sum())
+            with clock:
+                model = estimate_model(sizes, measurements, iters=self.params.round_iters, warm_start=model)
+                moved = float(np.abs(model.marginal(columns) * model.total - estimates[pick]).sum())
             chosen_log.append({"round": round_no, "columns": list(columns), "sigma": sigma, "epsilon": epsilon})
             left = rho - private.odometer.spent_rho
             progress(f"round {round_no}: measured {' x '.join(columns)} (sigma {sigma:.1f}); "
-                     f"rho left {max(left, 0.0):.3g} of {rho:.3g}")
+                     f"rho left {max(left, 0.0):.3g} of {rho:.3g}" + ("; time budget reached" if clock.expired else ""))
             if final:
                 break
-            if moved <= math.sqrt(2 / math.pi) * sigma * cells[pick]:
+            if moved <= math.sqrt(2 / math.pi) * sigma * cells[pool[pick]]:
                 sigma, epsilon = sigma / 2, epsilon * 2
 
         progress(f"final estimate from {len(measurements)} noisy marginals ({self.params.final_iters} iterations)")
         model = estimate_model(sizes, measurements, iters=self.params.final_iters, warm_start=model)
-        self.rounds_ = chosen_log
-        self.groups_ = groups
+        self.rounds_, self.groups_ = chosen_log, groups
         self._finish(private, model, "AIM (adaptive Gaussian marginals + exponential-mechanism selection, "
                      "Private-PGM)", {"rounds": len(chosen_log), "alpha": self.params.alpha,
                                       "measured": [r["columns"] for r in chosen_log],
-                                      "compressed_columns": {c: g.n_merged for c, g in groups.items() if g.n_merged}})
+                                      "compressed_columns": {c: g.n_merged for c, g in groups.items() if g.n_merged},
+                                      **clock.details(len(chosen_log))})
         return self
+
+    @staticmethod
+    def _pool(candidates: Sequence[Candidate], cells: np.ndarray, measurements: Sequence[NoisyMarginal],
+              limit: float) -> list[int]:
+        """The candidates offered this round: those inside a clique already measured, and those whose own table
+        fits under ``limit`` MiB. Public (sizes and earlier noisy outputs only), so the exponential mechanism
+        over this pool is the mechanism over the feasible set, as before; leaving out candidates that could
+        never pass the size check spares estimating them (on a wide table most 3-way marginals of the long
+        category lists)."""
+        inside = {frozenset(sub) for m in measurements for k in range(1, len(m.columns) + 1)
+                  for sub in itertools.combinations(m.columns, k)}
+        small = cells * 8 / 2**20 <= limit
+        return [i for i, c in enumerate(candidates) if small[i] or frozenset(c.columns) in inside]
 
     @staticmethod
     def _size_check(sizes: dict[str, int], measurements: list[NoisyMarginal], limit: float,

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from privsynth.generators.base import Generator
-from privsynth.generators.marginal._mbi import MarginalModel, release_compiled_programs
+from privsynth.generators.marginal._mbi import MarginalModel
 from privsynth.privacy.private_data import PrivateData
 from privsynth.results import Guarantee
 
@@ -21,7 +21,6 @@ class MarginalGenerator(Generator):
 
     def _finish(self, private: PrivateData, model: MarginalModel, mechanism: str, details: dict[str, Any]) -> None:
         """Keep the model and write the guarantee from what the odometer actually charged."""
-        release_compiled_programs()
         self.model_ = model
         self.coders_ = dict(private.coders)
         self.domain_ = private.domain

@@ -1,0 +1,86 @@
+"""Our numpy Private-PGM (generators/marginal/inference.py) against mbi 1.1.0's jax original on small models:
+the same marginals from the same potentials, and the same fitted model from the same noisy measurements."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from privsynth.generators.marginal._mbi import _model_cliques, junction_tree, loss_homes
+from privsynth.generators.marginal.inference import (JunctionTree, MarginalLoss, Measurement, clique_marginals,
+                                                     mirror_descent)
+
+SIZES = {"a": 3, "b": 4, "c": 2, "d": 5, "e": 3}
+#: a 4-cycle a-b-c-d (needs fill-in), e hanging off d, and a clique nested in another's home
+CLIQUES = [("a", "b"), ("b", "c"), ("c", "d"), ("a", "d"), ("d", "e"), ("e",)]
+
+
+def _tree(cliques):
+    return JunctionTree.build(SIZES, *junction_tree(SIZES, cliques), cliques)
+
+
+def _mbi_domain():
+    from mbi import Domain
+
+    return Domain(tuple(SIZES), tuple(SIZES.values()))
+
+
+@pytest.mark.parametrize("scale", [0.5, 8.0])  # 8: potentials spanning e^-40..e^40, near the underflow guard
+def test_belief_propagation_matches_mbi(scale):
+    from mbi import CliqueVector, Factor, marginal_oracles
+
+    rng = np.random.default_rng(0)
+    potentials = {c: scale * rng.normal(size=[SIZES[x] for x in c]) for c in CLIQUES}
+    tree = _tree(CLIQUES)
+    ours = clique_marginals(tree, potentials, total=1000.0)
+    domain = _mbi_domain()
+    vector = CliqueVector(domain, CLIQUES, {c: Factor(domain.project(c), potentials[c]) for c in CLIQUES})
+    theirs = marginal_oracles.message_passing_stable(vector.expand(list(tree.cliques)), total=1000.0)
+    for clique, table in zip(tree.cliques, ours):
+        expected = np.asarray(theirs[clique].values)
+        np.testing.assert_allclose(table, expected, rtol=1e-9, atol=1e-9 * 1000)
+        assert table.sum() == pytest.approx(1000.0, rel=1e-12)
+
+
+def test_forest_cliques_are_normalised_separately():
+    potentials = {("a", "b"): np.log(np.arange(1.0, 13.0).reshape(3, 4)), ("d",): np.zeros(5)}
+    tree = _tree(list(potentials))
+    tables = dict(zip(tree.cliques, clique_marginals(tree, potentials, total=60.0)))
+    np.testing.assert_allclose(tables[("a", "b")], np.arange(1.0, 13.0).reshape(3, 4) * 60 / 78)
+    np.testing.assert_allclose(tables[("d",)], np.full(5, 12.0))
+
+
+def test_mirror_descent_matches_mbi():
+    """Same measurements, same iterations: the same model (mbi's line search, step size and Lipschitz bound)."""
+    from mbi import LinearMeasurement
+    from mbi.estimation import mirror_descent as mbi_mirror_descent
+
+    rng = np.random.default_rng(1)
+    truth = rng.integers(1, 30, size=tuple(SIZES.values())).astype(float)
+    names = "".join(SIZES)
+    # 1-way measurements inside several 2-way ones, the first of which is not the smallest: mbi's choice of
+    # holder sets the step size, and 60 iterations are far from converged, so any other choice shows
+    measured = [("a",), ("b",), ("c",), ("d",), ("e",), ("a", "d"), ("d", "e"), ("a", "b"), ("b", "c"), ("c", "d")]
+    sigmas = rng.uniform(2.0, 10.0, size=len(measured))
+    sigmas[0] = 0.5  # the precise 1-way of a sets the Lipschitz bound, through the clique that holds it
+    counts = {c: truth.sum(axis=tuple(i for i, x in enumerate(names) if x not in c)) + rng.normal(0, s, [SIZES[x] for x in c])
+              for c, s in zip(measured, sigmas)}
+    total = float(truth.sum())
+    cliques = _model_cliques(measured, tuple(SIZES))
+    tree = _tree(cliques)
+    holders = loss_homes(measured)
+    loss = MarginalLoss(tree, [Measurement(c, counts[c], s, holders[c]) for c, s in zip(measured, sigmas)])
+    zeros = {c: np.zeros([SIZES[x] for x in c]) for c in cliques}
+    _, ours = mirror_descent(tree, loss, zeros, total, iters=60)  # 60: far from converged, the path must match
+
+    linear = [LinearMeasurement(counts[c].ravel(), c, s) for c, s in zip(measured, sigmas)]
+    theirs = mbi_mirror_descent(_mbi_domain(), linear, known_total=total, iters=60)
+    assert loss.lipschitz() == pytest.approx(float(_mbi_lipschitz(linear)), rel=1e-6)
+    for clique, table in zip(tree.cliques, ours):
+        expected = np.asarray(theirs.project(clique).values)
+        np.testing.assert_allclose(table, expected, rtol=1e-6, atol=1e-9 * total)
+
+
+def _mbi_lipschitz(linear):
+    from mbi import marginal_loss
+
+    return marginal_loss.from_linear_measurements(linear, domain=_mbi_domain()).lipschitz
