@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
-import pandas as pd
 
 from privsynth.errors import PrivsynthError
 from privsynth.generators.base import Progress, check_params, silent
 from privsynth.generators.marginal._mbi import MarginalModel, estimate_model, model_size_mb
 from privsynth.generators.marginal.base import MarginalGenerator
+from privsynth.generators.marginal.compression import measure_one_ways
 from privsynth.privacy.accounting import exponential_rho, gaussian_rho
 from privsynth.privacy.private_data import NoisyMarginal, PrivateData
 
@@ -66,6 +66,7 @@ def workload_candidates(names: Sequence[str], degree: int, target: str | None, t
 class AIM(MarginalGenerator):
     kind = "aim"
     is_dp = True
+    sample_tag = 0xA1
 
     def __init__(
         self,
@@ -97,7 +98,8 @@ class AIM(MarginalGenerator):
         self.target_weight, self.compress, self.alpha = float(target_weight), compress, float(alpha)
 
     def fit(self, private: PrivateData, progress: Progress = silent) -> "AIM":
-        names = private.domain.names
+        private = self._prepare(private, self.kind)
+        names = self.model_columns(private)
         rho = private.odometer.remaining_rho
         rounds = self.max_rounds or 16 * len(names)
         # the paper splits rho into T = 16d round units and pays the d 1-way measurements from them; counting
@@ -106,12 +108,9 @@ class AIM(MarginalGenerator):
         sigma = math.sqrt(units / (2 * self.alpha * rho))
         epsilon = math.sqrt(8 * (1 - self.alpha) * rho / units)
 
-        one_way = [private.measure_marginal((c,), sigma, label="aim.1way") for c in names]
-        groups = {m.columns[0]: _compress(m, sigma) if self.compress else _identity(m) for m in one_way}
-        view = private.recoded({c: g.code_map for c, g in groups.items()})
-        measurements = [NoisyMarginal(m.columns, _merge_counts(m.counts, groups[m.columns[0]].code_map), m.sigma)
-                        for m in one_way]
-        sizes = view.sizes
+        view, measurements, groups = measure_one_ways(private, names, sigma, "aim.1way",
+                                                      compress=_compress if self.compress else None)
+        sizes = {c: view.sizes[c] for c in names}
         model = estimate_model(sizes, measurements, iters=self.round_iters)
         candidates = workload_candidates(names, self.degree, private.domain.target, self.target_weight)
         chosen_log: list[dict[str, object]] = []
@@ -148,11 +147,11 @@ class AIM(MarginalGenerator):
         progress(f"final estimate from {len(measurements)} noisy marginals ({self.final_iters} iterations)")
         model = estimate_model(sizes, measurements, iters=self.final_iters, warm_start=model)
         self.rounds_ = chosen_log
-        self.groups_ = groups
-        self._finish(private, model, "AIM (adaptive Gaussian marginals + exponential-mechanism selection, "
+        self._finish(view, model, "AIM (adaptive Gaussian marginals + exponential-mechanism selection, "
                      "Private-PGM)", {"rounds": len(chosen_log), "alpha": self.alpha,
                                       "measured": [r["columns"] for r in chosen_log],
-                                      "compressed_columns": {c: g.n_merged for c, g in groups.items() if g.n_merged}})
+                                      "compressed_columns": {c: g.n_merged for c, g in groups.items() if g.n_merged}},
+                     groups)
         return self
 
     @staticmethod
@@ -175,17 +174,6 @@ class AIM(MarginalGenerator):
             return cache[key] <= max(limit, current)
 
         return fits
-
-    def sample(self, n: int, seed: int) -> pd.DataFrame:
-        """Sample codes of the compressed domain, spread merged codes back over their members, decode."""
-        self._require_fitted("model_")
-        rng = np.random.default_rng([seed, 0xA1])
-        codes = self.model_.sample(n, rng)
-        order = [self.model_.columns.index(c) for c in self.domain_.names]
-        codes = codes[:, order]
-        for j, name in enumerate(self.domain_.names):
-            codes[:, j] = self.groups_[name].expand(codes[:, j], rng)
-        return self.domain_.decode(codes, self.coders_, rng)
 
 
 @dataclass(frozen=True)
@@ -233,10 +221,6 @@ def _compress(m: NoisyMarginal, sigma: float) -> CodeGroups:
     code_map[kept] = np.arange(len(kept))
     code_map[rare] = len(kept)
     return CodeGroups(code_map, rare, np.clip(counts[rare], 0.0, None))
-
-
-def _merge_counts(counts: np.ndarray, code_map: np.ndarray) -> np.ndarray:
-    return np.bincount(code_map, weights=np.asarray(counts, dtype=float), minlength=int(code_map.max()) + 1)
 
 
 def _maximal(cliques: set[Clique]) -> list[Clique]:
