@@ -35,7 +35,7 @@ from privsynth.evaluation.comparison import association_matrices, marginal_share
 from privsynth.evaluation.marginals import marginal_tvd
 from privsynth.evaluation.ml import tstr_auc
 from privsynth.generators.base import Generator
-from privsynth.generators.registry import check_device, is_dp, make_generator
+from privsynth.generators.registry import check_device, enforces_structure, is_dp, make_generator
 from privsynth.parallel import compute_client, machine_workers
 from privsynth.privacy.ledger import LEDGER_NAME, BudgetLedger
 from privsynth.privacy.noise_key import key_commitment, load_or_create_noise_key, noise_key_path
@@ -113,6 +113,11 @@ def preflight(model: ThreatModel) -> Generator:
     if not is_dp(model.generator.kind) and not model.privacy.allow_non_dp:
         problems.append(f"generator.kind {model.generator.kind!r} has no differential-privacy guarantee; set "
                         "privacy.allow_non_dp: true to run it as a labelled non-DP baseline")
+    structure = PublicDomain.from_spec(model.data)
+    if (structure.rules or structure.parents or structure.quantile_columns) and \
+            not enforces_structure(model.generator.kind):
+        problems.append(f"generator.kind {model.generator.kind!r} does not buy bins: quantile cut points, measure "
+                        "parent: hierarchies or enforce data.rules; use aim or mst, or remove them")
     if problems:
         raise ThreatModelError("threat model", problems)
     check_device(model.compute.device)
@@ -126,7 +131,7 @@ def read_inputs(loaded: LoadedThreatModel) -> Inputs:
     source = bundled_table(spec.source[len(BUNDLED_PREFIX):]) if spec.source.startswith(BUNDLED_PREFIX) \
         else loaded.resolve(spec.source)
     frame, report = check_table(read_raw(source), spec, str(source))
-    domain = PublicDomain(loaded.model.kept_columns, target=spec.target)
+    domain = PublicDomain.from_spec(spec)
     seed = loaded.model.generator.seed
     if spec.holdout:
         holdout_path = loaded.resolve(spec.holdout)
@@ -312,6 +317,8 @@ class Evaluation:
     timings: dict[str, float]
     #: SHA-256 of the steward's secret noise key (the key itself never leaves the output folder's top level)
     noise_key_sha256: str
+    #: rule violations in the source and in the generator's raw output: for the internal review, never released
+    review: dict[str, Any] = field(default_factory=dict)
 
 
 def report_columns(model: ThreatModel, limit: int = 8) -> list[str]:
@@ -378,8 +385,12 @@ def evaluate(
                       "associations": association_matrices(inputs.holdout, candidate, inputs.domain)}
     attacks, utility, decision = decide(attacks, utility, model.gates, nulls, positives,
                                         claimed_epsilon=guarantee.epsilon if guarantee.dp else None)
+    raw_rules = getattr(generator, "last_rules_", None)
+    review = {"rule_violations_source": inputs.domain.rule_violations(inputs.train),
+              "rule_violations_raw_output": dict(raw_rules.broken) if raw_rules is not None else {}}
     return Evaluation(loaded, name, inputs, guarantee, odometer, candidate, n_rows, attacks, utility, decision,
-                      comparison, _ledger_standing(ledger, inputs.source_sha256), timings, key_commitment(noise_key))
+                      comparison, _ledger_standing(ledger, inputs.source_sha256), timings, key_commitment(noise_key),
+                      review)
 
 
 def _ledger_standing(ledger: BudgetLedger, source_sha256: str) -> dict[str, Any] | None:
@@ -445,7 +456,7 @@ def run(
     timings["write"] = time.perf_counter() - start
     report["timings"] = {k: round(v, 3) for k, v in timings.items()}
     internal = {"clipped": dict(ev.inputs.domain_report.clipped),
-                "mapped_to_fallback": dict(ev.inputs.domain_report.mapped_to_fallback)}
+                "mapped_to_fallback": dict(ev.inputs.domain_report.mapped_to_fallback), **ev.review}
     return RunResult(decision, run_dir, run_dir if decision.released else None, report, manifest, ev.attacks,
                      ev.utility, ev.guarantee, internal)
 

@@ -21,6 +21,14 @@ import numpy as np
 QUANTILE_GRID = 4096
 
 
+def heavy_tailed_range(lo: float, hi: float) -> bool:
+    """Whether a public range calls for ``scale: log``: it reaches 1,000 in magnitude and spans three orders of
+    magnitude above its lower end (or above 1 when it starts at or below zero). A function of the bounds alone,
+    so proposing it reads nothing from a table (``privsynth init``)."""
+    magnitude = max(abs(lo), abs(hi))
+    return magnitude >= 1000 and magnitude / max(lo, 1.0) >= 1000
+
+
 def to_scale(x: np.ndarray, scale: str) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     return np.sign(x) * np.log1p(np.abs(x)) if scale == "log" else x
@@ -53,7 +61,8 @@ def quantile_candidates(lo: float, hi: float, scale: str, integer: bool) -> np.n
     if integer and hi - lo < QUANTILE_GRID:
         return np.arange(lo + 1, hi + 1, dtype=float)
     grid = from_scale(np.linspace(to_scale(lo, scale), to_scale(hi, scale), QUANTILE_GRID + 1)[1:], scale)
-    return np.unique(np.ceil(grid)) if integer else grid
+    grid = np.clip(np.ceil(grid - 1e-9) if integer else grid, lo, hi)  # float round trips can overshoot
+    return np.unique(grid)
 
 
 def bin_ranges(edges: np.ndarray, integer: bool, skip_zero: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

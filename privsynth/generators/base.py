@@ -38,6 +38,9 @@ class Generator(ABC):
     device: str = "auto"
     #: rows to sample when the threat model does not say; set by fit (a DP generator estimates it privately)
     default_rows_: int
+    #: True if the generator buys ``bins: quantile`` cut points, measures ``parent:`` hierarchies and enforces
+    #: ``data.rules`` when sampling; the pipeline refuses a threat model that needs them otherwise
+    enforces_structure: bool = False
 
     def __init__(self, **params: Any) -> None:
         self.params = dict(params)

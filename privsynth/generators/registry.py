@@ -38,6 +38,13 @@ def is_dp(kind: str) -> bool:
     return GENERATORS[kind].is_dp
 
 
+def enforces_structure(kind: str) -> bool:
+    """Whether the kind buys quantile cut points, measures hierarchies and enforces rules."""
+    if kind not in GENERATORS:
+        raise PrivsynthError(f"generator.kind: unknown generator {kind!r} (choose one of {sorted(GENERATORS)})")
+    return GENERATORS[kind].enforces_structure
+
+
 def check_device(device: str) -> str:
     """``compute.device`` checked before any data is read: cuda without a visible GPU is an error."""
     return str(resolve_device(device))

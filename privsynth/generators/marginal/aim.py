@@ -117,7 +117,7 @@ class AIM(MarginalGenerator):
         size_cache: dict[tuple[tuple[Clique, ...], Clique], float] = {}
 
         for round_no in range(1, rounds + 1):
-            remaining = rho - private.odometer.spent_rho
+            remaining = private.odometer.remaining_rho
             final = remaining < 2 * (gaussian_rho(sigma) + exponential_rho(epsilon)) or round_no == rounds
             if final:
                 sigma = math.sqrt(1 / (2 * self.alpha * remaining))
@@ -136,7 +136,7 @@ class AIM(MarginalGenerator):
             model = estimate_model(sizes, measurements, iters=self.round_iters, warm_start=model)
             moved = float(np.abs(model.marginal(columns) * model.total - before).sum())
             chosen_log.append({"round": round_no, "columns": list(columns), "sigma": sigma, "epsilon": epsilon})
-            left = rho - private.odometer.spent_rho
+            left = private.odometer.remaining_rho
             progress(f"round {round_no}: measured {' x '.join(columns)} (sigma {sigma:.1f}); "
                      f"rho left {max(left, 0.0):.3g} of {rho:.3g}")
             if final:

@@ -24,6 +24,7 @@ from privsynth.results import Guarantee
 class MarginalGenerator(Generator):
     """A generator whose fit ends in a Private-PGM model; subclasses implement ``fit`` and call ``_finish``."""
 
+    enforces_structure = True
     #: mixed into the sampling seed (each generator kept its own, so a seed's table did not change)
     sample_tag: int = 0x5A3
 
