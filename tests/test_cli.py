@@ -95,3 +95,11 @@ def test_release_contains_no_source_record(tmp_path, write_threat_model, small_a
         if file.suffix in (".json", ".csv"):
             text = file.read_text()
             assert not any(row in text for row in list(source_rows)[:3000]), file
+
+
+def test_init_proposes_log_scale_from_the_bounds_alone(tmp_path, small_adult_csv):
+    target = tmp_path / "draft.yaml"
+    assert runner.invoke(app, ["init", str(small_adult_csv), "-o", str(target)]).exit_code == 0
+    columns = yaml.safe_load(target.read_text())["data"]["columns"]
+    assert columns["capital_gain"]["scale"] == "log" and "scale" not in columns["age"]
+    assert "scale: log proposed" in target.read_text()
