@@ -80,8 +80,9 @@ def _issue20(dataset: str, columns: dict[str, dict]) -> dict[str, Any]:
                 "rules": adult_education_rules(columns)}
     if dataset == "bank":
         return {"columns": {"balance": {"scale": "log"}, "duration": {"scale": "log"}, "pdays": {"scale": "log"},
-                            "previous": {"scale": "log"}, "campaign": {"scale": "log"}},
-                "rules": ["pdays == -1 -> previous == 0", "poutcome == 'unknown' -> pdays == -1"]}
+                            "previous": {"scale": "log"}},
+                "rules": ["pdays == -1 -> previous == 0", "previous == 0 -> pdays == -1",
+                          "pdays == -1 -> poutcome == 'unknown'"]}
     if dataset == "diabetes":
         mapping = {v: icd9_chapter(v) for v in columns["diag_1"]["values"]}
         return {"columns": {"diag_1": {"parent": {"column": "diag_1_chapter", "mapping": mapping}},
