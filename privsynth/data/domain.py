@@ -15,7 +15,8 @@ import pandas as pd
 
 from privsynth.data import binning
 from privsynth.rules import ColumnFacts, Rule, parse_rule, violations
-from privsynth.threat_model import CategoricalColumn, DataSpec, NumericColumn, column_facts
+from privsynth.columns import column_facts
+from privsynth.threat_model import CategoricalColumn, DataSpec, NumericColumn
 
 ColumnSpec = NumericColumn | CategoricalColumn
 
