@@ -326,6 +326,18 @@ def _all(atoms: Sequence[Atom], frame: pd.DataFrame, facts: Mapping[str, ColumnF
     return out
 
 
+def premise_holds(rule: Rule, frame: pd.DataFrame, facts: Mapping[str, ColumnFacts]) -> np.ndarray:
+    """Rows where the rule's premise is true (not unknown); every row for a rule without premise."""
+    if not rule.premise:
+        return np.ones(len(frame), dtype=bool)
+    return (_all(rule.premise, frame, facts) == True).fillna(False).to_numpy(dtype=bool)  # noqa: E712
+
+
+def conclusion_columns(rule: Rule) -> list[str]:
+    """The columns the conclusion constrains (what conditioning on the premise redraws)."""
+    return Rule(rule.text, (), rule.conclusion).columns
+
+
 def violations(rule: Rule, frame: pd.DataFrame, facts: Mapping[str, ColumnFacts]) -> np.ndarray:
     """Boolean mask of the rows that break ``rule`` (premise true and conclusion false; unknown is not a
     break). ``facts`` says which columns are numbers and maps child values to parents for category(...)."""

@@ -65,3 +65,23 @@ def test_an_implication_breaks_exactly_when_premise_holds_and_conclusion_fails(r
     broken = violations(parse_rule(f"age < {cut} -> hours >= age"), frame, FACTS)
     expected = [(a < cut) and not (h >= a) for a, h in rows]
     assert broken.tolist() == expected
+
+
+def test_conditioning_on_the_premise_keeps_the_premise_column_and_fixes_the_conclusion(adult_domain):
+    """A raw batch where every third Bachelors row has the wrong education_num: the filter redraws only
+    education_num of those rows, from consistent rows with the same premise; education keeps its counts."""
+    from privsynth.data.domain import PublicDomain
+    from privsynth.generators.filtering import draw_with_rules
+
+    domain = PublicDomain(adult_domain.columns, rules=["education == 'Bachelors' -> education_num == 13",
+                                                       "capital_gain <= 99999"])
+    def draw(n, rng):
+        frame = pd.DataFrame({n_: [None] * n for n_ in domain.names})
+        frame["education"] = ["Bachelors" if i % 2 else "HS-grad" for i in range(n)]
+        frame["education_num"] = [(10 if i % 3 == 0 else 13) if i % 2 else 9 for i in range(n)]
+        frame["capital_gain"], frame["capital_loss"] = 0, 0
+        return frame
+    table, report = draw_with_rules(draw, 600, np.random.default_rng(0), domain)
+    assert (table["education"] == "Bachelors").sum() == 300 and report.rows_rejected == 0
+    assert (table.loc[table["education"] == "Bachelors", "education_num"] == 13).all()
+    assert report.rows_repaired == 100 and report.broken["education == 'Bachelors' -> education_num == 13"] == 100

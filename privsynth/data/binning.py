@@ -107,4 +107,22 @@ def _linear_density_draw(bins: np.ndarray, widths: np.ndarray, u: np.ndarray) ->
     root = np.sqrt(np.maximum(a * a + 2 * (b - a) * u, 0.0))
     denominator = a + root
     s = np.divide(2 * u, denominator, out=np.zeros_like(u), where=denominator > 0)
+    for outer, inner, mirrored in ((len(widths) - 1, len(widths) - 2, False), (0, 1, True)):
+        rows = bins == outer
+        if density[outer] > 0 and density[inner] > density[outer] and rows.any():
+            s[rows] = _tail_draw(u[rows], density[inner] / density[outer], mirrored)
     return np.clip(s, 0.0, np.nextafter(1.0, 0.0))
+
+
+def _tail_draw(u: np.ndarray, ratio: float, mirrored: bool) -> np.ndarray:
+    """An outer bin (the open end of the range: e.g. the last quantile bin of a weight, up to a generous public
+    bound) sparser than its neighbour: an exponential density on [0, 1) that starts at the neighbour's density
+    and keeps the bin's mass, rate L solving L / (1 - exp(-L)) = ratio; a linear density would instead spread
+    the tail's rows across the whole width, far beyond where they are. ``mirrored`` for the first bin."""
+    lo, hi = 1e-9, ratio + 1.0  # L / (1 - exp(-L)) rises from 1 (L -> 0) and exceeds L
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if mid / -np.expm1(-mid) < ratio else (lo, mid)
+    rate = (lo + hi) / 2
+    s = -np.log1p(u * np.expm1(-rate)) / rate
+    return 1.0 - s if mirrored else s

@@ -93,3 +93,14 @@ def test_any_float_edges_roundtrip(edges, data):
     values = data.draw(st.lists(st.floats(-100, 100, allow_nan=False), min_size=1, max_size=60))
     codes = coder.encode(pd.Series(values))
     assert (coder.encode(coder.decode(codes, np.random.default_rng(0))) == codes).all()
+
+
+def test_a_sparse_open_ended_bin_keeps_its_rows_near_its_denser_neighbour():
+    """The last bin of a quantile-cut weight runs to a generous public bound: its rows continue the
+    neighbour's density and decay (exponential tail) instead of spreading over the whole width."""
+    coder = coder_for("w", NumericColumn(type="float", min=1, max=1000, edges=[10, 20]))
+    codes = np.repeat([0, 1, 2], [100, 100, 5])
+    values = coder.decode(codes, np.random.default_rng(0)).to_numpy()
+    tail = values[200:]
+    assert np.all((tail >= 20) & (tail < 1000)) and np.median(tail) < 60
+    assert (coder.encode(pd.Series(values)) == codes).all()

@@ -126,6 +126,7 @@ def test_structure_is_obeyed_and_receipted(recorded, adult_model):
     assert details["hierarchies"]["occupation"]["parent"] == "occupation_group"
     receipt = details["rules"]
     assert [r["rule"] for r in receipt["rules"]] == RULES and 0 <= receipt["rejection_rate"] < 1
+    assert receipt["repair_rate"] > 0 and sum(r["broken_share"] for r in receipt["rules"]) > 0
     assert model.last_rules_.rows_drawn >= 3000 and sum(model.last_rules_.broken.values()) >= 0
     labels = [c.label.split("[")[0] for c in private.odometer.charges]
     assert labels[0] == f"{kind}.bins" and f"{kind}.1way.parent" in labels
@@ -162,7 +163,9 @@ def test_rules_cost_no_budget(recorded, rows, adult_model):
     assert sum(structured_domain(adult_model).rule_violations(raw).values()) > 0
     filtered = model.sample(3000, seed=1)
     assert sum(structured_domain(adult_model).rule_violations(filtered).values()) == 0
-    assert model.last_rules_.rows_drawn > 3000  # the filter drew more rows to replace the rejected ones
+    assert model.last_rules_.rows_repaired > 0  # broken rows were conditioned on their premise
+    bachelors = filtered[filtered["education"] == "Bachelors"]
+    assert len(bachelors) and (bachelors["education_num"] == 13).all()
 
 
 def _diabetes() -> pd.DataFrame:
