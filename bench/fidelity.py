@@ -101,7 +101,17 @@ def adult_education_rules(columns: dict[str, dict]) -> list[str]:
     return [f"education == '{level}' -> education_num == {num}" for level, num in ADULT_EDUCATION_NUM.items()]
 
 
-CONFIGS = {"public": None, "issue20": _issue20}
+def _issue20_bands(dataset: str, columns: dict[str, dict]) -> dict[str, Any]:
+    """``issue20`` plus public bands for Adult's small integer columns (exact by default): census 5-year age
+    bands, and hours in 5-hour steps with the 40-hour week on its own. Fewer cells per marginal: less noise."""
+    plan = _issue20(dataset, columns)
+    if dataset == "adult":
+        plan["columns"]["age"] = {"edges": list(range(20, 90, 5))}
+        plan["columns"]["hours_per_week"] = {"edges": [10, 20, 25, 30, 35, 40, 41, 45, 50, 55, 60, 70, 80]}
+    return plan
+
+
+CONFIGS = {"public": None, "issue20": _issue20, "issue20-bands": _issue20_bands}
 
 
 # ------------------------------------------------------------------------------------------------ data
