@@ -35,7 +35,7 @@ from privsynth.evaluation.comparison import association_matrices, marginal_share
 from privsynth.evaluation.marginals import marginal_tvd
 from privsynth.evaluation.ml import tstr_auc
 from privsynth.generators.base import Generator
-from privsynth.generators.registry import check_device, enforces_structure, is_dp, make_generator
+from privsynth.generators.registry import check_device, is_dp, make_generator, structure_problems
 from privsynth.parallel import compute_client, machine_workers
 from privsynth.privacy.ledger import LEDGER_NAME, BudgetLedger
 from privsynth.privacy.noise_key import key_commitment, load_or_create_noise_key, noise_key_path
@@ -114,10 +114,8 @@ def preflight(model: ThreatModel) -> Generator:
         problems.append(f"generator.kind {model.generator.kind!r} has no differential-privacy guarantee; set "
                         "privacy.allow_non_dp: true to run it as a labelled non-DP baseline")
     structure = PublicDomain.from_spec(model.data)
-    if (structure.rules or structure.parents or structure.quantile_columns) and \
-            not enforces_structure(model.generator.kind):
-        problems.append(f"generator.kind {model.generator.kind!r} does not buy bins: quantile cut points, measure "
-                        "parent: hierarchies or enforce data.rules; use aim or mst, or remove them")
+    problems += structure_problems(model.generator.kind, bool(structure.rules), bool(structure.parents),
+                                   bool(structure.quantile_columns))
     if problems:
         raise ThreatModelError("threat model", problems)
     check_device(model.compute.device)

@@ -43,5 +43,5 @@ def test_structured_run_publishes_receipts_and_keeps_violation_counts_internal(t
 
 def test_a_generator_that_cannot_honour_the_structure_is_refused(write_threat_model):
     path = write_threat_model(generator__kind="dp-tvae", generator__params={}, data__rules=RULES)
-    with pytest.raises(ThreatModelError, match="does not buy bins: quantile"):
+    with pytest.raises(ThreatModelError, match="does not enforce data.rules"):
         preflight(load_threat_model(path).model)

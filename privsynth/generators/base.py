@@ -38,9 +38,11 @@ class Generator(ABC):
     device: str = "auto"
     #: rows to sample when the threat model does not say; set by fit (a DP generator estimates it privately)
     default_rows_: int
-    #: True if the generator buys ``bins: quantile`` cut points, measures ``parent:`` hierarchies and enforces
-    #: ``data.rules`` when sampling; the pipeline refuses a threat model that needs them otherwise
+    #: True if the generator measures ``parent:`` hierarchies and enforces ``data.rules`` when sampling, and
+    #: ``buys_quantile_bins`` if it buys the cut points of ``bins: quantile`` columns (PrivateData); the
+    #: pipeline refuses a threat model that needs what its generator does not do
     enforces_structure: bool = False
+    buys_quantile_bins: bool = False
 
     def __init__(self, **params: Any) -> None:
         self.params = dict(params)

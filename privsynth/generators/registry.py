@@ -38,11 +38,20 @@ def is_dp(kind: str) -> bool:
     return GENERATORS[kind].is_dp
 
 
-def enforces_structure(kind: str) -> bool:
-    """Whether the kind buys quantile cut points, measures hierarchies and enforces rules."""
+def structure_problems(kind: str, rules: bool, hierarchies: bool, quantile_bins: bool) -> list[str]:
+    """What a threat model asks that the generator kind does not do (rules, hierarchies, quantile cut points;
+    a non-DP baseline reads raw rows and has no use for bins)."""
     if kind not in GENERATORS:
         raise PrivsynthError(f"generator.kind: unknown generator {kind!r} (choose one of {sorted(GENERATORS)})")
-    return GENERATORS[kind].enforces_structure
+    cls = GENERATORS[kind]
+    problems = []
+    if (rules or hierarchies) and not cls.enforces_structure:
+        problems.append(f"generator.kind {kind!r} does not enforce data.rules or measure parent: hierarchies; use "
+                        "aim or mst, or remove them")
+    if quantile_bins and cls.is_dp and not cls.buys_quantile_bins:
+        problems.append(f"generator.kind {kind!r} does not buy bins: quantile cut points; declare bins: N, edges "
+                        "or scale: log")
+    return problems
 
 
 def check_device(device: str) -> str:

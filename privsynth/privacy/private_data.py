@@ -185,6 +185,11 @@ class PrivateData:
                 return int(index)
         raise ValueError("no candidate is feasible: feasible() must accept at least one")
 
+    def edges_receipt(self) -> dict[str, dict[str, list[float]]]:
+        """``{"dp_bin_edges": {column: cut points}}`` for a guarantee's details (empty when none were bought):
+        DP outputs of ``with_quantile_bins``, published with the run."""
+        return {"dp_bin_edges": {c: list(e) for c, e in self.bought_edges.items()}} if self.bought_edges else {}
+
     def dp_quantiles(self, column: str, levels: Sequence[float], candidates: np.ndarray, rho: float,
                      label: str = "quantiles") -> np.ndarray:
         """One cut point per level in ``levels`` (fractions in (0, 1)), each chosen from the PUBLIC grid
@@ -247,7 +252,8 @@ class PrivateData:
             raise PrivsynthError(f"{label}: need 0 < sample rate <= 1, epochs >= 1, max_grad_norm > 0 and "
                                  f"a batch size >= 1 (got {sample_rate}, {epochs}, {max_grad_norm}, "
                                  f"{expected_batch_size}); check generator.params")
-        self._require_bought(self.domain.names, label)
+        if numeric_bins is None:
+            self._require_bought(self.domain.names, label)
         steps = epochs * steps_per_epoch(sample_rate)
         prior = self.odometer.history
         sigma = calibrate_noise(prior, sample_rate, steps, self.odometer.epsilon_budget,

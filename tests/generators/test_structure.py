@@ -207,3 +207,16 @@ def test_icd9_prefix_hierarchy_keeps_every_code_inside_its_block():
     assert len(groups.members) < len(codes) + 1  # rare codes share a code of their block
     assert all(len({rule.parent_of(codes[c]) if c < len(codes) else None for c in m}) == 1 for m in groups.members)
     assert np.isfinite(model.guarantee_.epsilon)
+
+
+@pytest.mark.parametrize("kind", ["dp-tvae", "dp-ctgan"])
+def test_dpsgd_generators_buy_quantile_cut_points_before_training(adult, adult_model, kind):
+    from privsynth.generators.registry import make_generator
+
+    domain = structured_domain(adult_model, rules=(), parent=False)
+    private = PrivateData(adult[domain.names].iloc[:800], domain, Odometer.for_epsilon(4.0, 1e-9, "rdp"), seed=0)
+    model = make_generator(kind, {"epochs": 1, "batch_size": 200}).fit(private)
+    assert private.odometer.charges[0].label == f"{kind}.bins[fnlwgt]"
+    edges = model.guarantee_.details["dp_bin_edges"]["fnlwgt"]
+    assert len(edges) == 11 and model.coders_["fnlwgt"].edges[1:-1] == tuple(sorted(set(edges)))
+    assert model.sample(200, seed=0)["fnlwgt"].between(1, 1_500_000).all()

@@ -52,6 +52,7 @@ def per_row_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar
 
 class DPTVAE(Generator):
     kind = "dp-tvae"
+    buys_quantile_bins = True
     is_dp = True
 
     # defaults measured on Adult (README): with DP-SGD's few, noisy steps a learning rate of 2e-3 left the
@@ -75,6 +76,7 @@ class DPTVAE(Generator):
 
     def fit(self, private: PrivateData, progress: Progress = silent) -> "DPTVAE":
         device = resolve_device(self.device)
+        private = private if self.numeric_bins is not None else private.with_quantile_bins(label="dp-tvae.bins")
         rows = max(private.measure_count(self.count_sigma, label="dp-tvae.count"), float(self.batch_size))
         layout, self.coders_ = private.one_hot_layout(self.numeric_bins)
         seed = private.fork_seed()
@@ -106,7 +108,8 @@ class DPTVAE(Generator):
         self.guarantee = dpsgd_guarantee(
             "DP-TVAE: VAE trained with DP-SGD (Opacus: Poisson sampling, per-row clipping, Gaussian noise) on a "
             "one-hot encoding built from the public domain", private.odometer, session,
-            count_sigma=self.count_sigma, expected_batch_size=self.batch_size, device=str(device))
+            count_sigma=self.count_sigma, expected_batch_size=self.batch_size, device=str(device),
+            **private.edges_receipt())
         return self
 
     def sample(self, n: int, seed: int) -> pd.DataFrame:

@@ -25,6 +25,7 @@ class MarginalGenerator(Generator):
     """A generator whose fit ends in a Private-PGM model; subclasses implement ``fit`` and call ``_finish``."""
 
     enforces_structure = True
+    buys_quantile_bins = True
     #: mixed into the sampling seed (each generator kept its own, so a seed's table did not change)
     sample_tag: int = 0x5A3
 
@@ -53,10 +54,7 @@ class MarginalGenerator(Generator):
         self.spent_rho_ = private.odometer.spent_rho
         # the number of rows is itself private: the model's total comes from the noisy measurements only
         self.default_rows_ = max(1, int(round(model.total)))
-        public = {"rho": self.spent_rho_, "neighbouring": "add/remove one row", **details}
-        if private.bought_edges:
-            # DP outputs: cut points chosen by the exponential mechanism, published as such
-            public["dp_bin_edges"] = {c: list(e) for c, e in private.bought_edges.items()}
+        public = {"rho": self.spent_rho_, "neighbouring": "add/remove one row", **details, **private.edges_receipt()}
         hierarchies = {c: {"parent": p, "model_codes": len(self.groups_[c].members), "merged": self.groups_[c].n_merged}
                        for c, p in self.domain_.parents.items() if c in self.groups_}
         if hierarchies:
