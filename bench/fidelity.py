@@ -22,7 +22,8 @@ against TRAIN (like ../shared/benchmarks/anchors.md):
 Tables (read from ../shared/datasets or $PRIVSYNTH_DATASETS, never bundled): Adult (adult_train / adult_test, the public domain of
 threat_models/adult.yaml); bank marketing (domain.json; a seeded 80/20 split of its 45,211 rows); diabetes
 130-US (domain.json; one encounter per patient, the first, since the patient is the unit of privacy; a seeded
-80/20 split by patient; 20 of its 48 attributes, listed in DIABETES_COLUMNS, to keep AIM within minutes).
+80/20 split by patient; 13 of its 48 attributes, listed in DIABETES_COLUMNS: with 20, one AIM fit took over an
+hour on a shared 2-core machine).
 
 ``--config public`` fits with today's public binning (32 equal-width bins plus a zero bin, small integer ranges
 exact). ``--config issue20`` applies CONFIGS["issue20"]: per-column binning (log scale, DP quantile cut points
@@ -49,10 +50,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("PRIVSYNTH_DATASETS", ROOT.parent / "shared" / "datasets"))
-DIABETES_COLUMNS = ["race", "gender", "age", "admission_type_id", "discharge_disposition_id", "admission_source_id",
-                    "time_in_hospital", "num_lab_procedures", "num_procedures", "num_medications",
-                    "number_outpatient", "number_emergency", "number_inpatient", "diag_1", "number_diagnoses",
-                    "a1c_result", "insulin", "change", "diabetes_med", "readmitted"]
+DIABETES_COLUMNS = ["race", "gender", "age", "admission_type_id", "time_in_hospital", "num_lab_procedures",
+                    "num_medications", "number_inpatient", "diag_1", "a1c_result", "insulin", "diabetes_med",
+                    "readmitted"]
 FOCUS = {"adult": ["fnlwgt", "capital_gain", "hours_per_week"], "bank": ["balance", "duration", "pdays"],
          "diabetes": ["num_lab_procedures", "num_medications", "diag_1"]}
 _SPEC_KEYS = {"type", "min", "max", "missing", "values", "why"}
