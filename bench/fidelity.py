@@ -305,7 +305,8 @@ def main() -> None:
                 load = os.getloadavg()[0]
                 done = subprocess.run(cmd, capture_output=True, text=True)
                 if done.returncode != 0:
-                    print(f"| {dataset} | {kind} | {eps} | failed: {done.stderr.strip().splitlines()[-1][:120]}")
+                    reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+                    print(f"| {dataset} | {kind} | {eps} | failed: {reason[:120]}")
                     continue
                 row = json.loads(done.stdout.strip().splitlines()[-1])
                 row["load_start"], row["load_end"] = load, os.getloadavg()[0]
