@@ -177,6 +177,10 @@ def run(
     for column, count in {**result.internal["clipped"], **result.internal["mapped_to_fallback"]}.items():
         console.print(f"[yellow]![/] {column}: {count} value(s) outside the public domain were clipped or mapped "
                       "(shown here only, not written to the release)")
+    for rule, count in result.internal.get("rule_violations_source", {}).items():
+        if count:
+            console.print(f"[yellow]![/] {count} real row(s) break the rule {rule!r}: check it is true of the "
+                          "data (shown here only, not written to the release)")
     _print_results(result.report)
     out.print(f"review package (internal, do not share): {result.review_dir}", soft_wrap=True)
     if result.decision.released:

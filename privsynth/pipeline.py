@@ -28,7 +28,7 @@ from privsynth.errors import PrivsynthError, ThreatModelError
 from privsynth.evaluation.comparison import association_matrices, marginal_shares
 from privsynth.evaluation.registry import UtilityData, run_metrics
 from privsynth.generators.base import Generator
-from privsynth.generators.registry import check_device, is_dp, make_generator
+from privsynth.generators.registry import check_device, is_dp, make_generator, structure_problems
 from privsynth.parallel import compute_client, machine_workers, task_mapper
 from privsynth.privacy.home import StewardHome
 from privsynth.privacy.ledger import BudgetLedger, Outcome
@@ -95,6 +95,9 @@ def preflight(model: ThreatModel) -> Generator:
     if not is_dp(model.generator.kind) and not model.privacy.allow_non_dp:
         problems.append(f"generator.kind {model.generator.kind!r} has no differential-privacy guarantee; set "
                         "privacy.allow_non_dp: true to run it as a labelled non-DP baseline")
+    structure = PublicDomain.from_spec(model.data)
+    problems += structure_problems(model.generator.kind, bool(structure.rules), bool(structure.parents),
+                                   bool(structure.quantile_columns))
     if problems:
         raise ThreatModelError("threat model", problems)
     check_device(model.compute.device)
@@ -224,6 +227,8 @@ class Evaluation:
     ledger: dict[str, Any] | None
     ledger_entry: int
     timings: dict[str, float]
+    #: rule violations in the source and in the generator's raw output: for the internal review, never released
+    review: dict[str, Any] = field(default_factory=dict)
 
 
 def report_columns(model: ThreatModel, limit: int = 8) -> list[str]:
@@ -278,8 +283,11 @@ def evaluate(
         comparison = {"marginals": marginal_shares(inputs.holdout, candidate, inputs.domain, report_columns(model)),
                       "associations": association_matrices(inputs.holdout, candidate, inputs.domain)}
     attacks, utility, decision = decide(declared, attacks, utility, guarantee.epsilon if guarantee.dp else None)
+    raw_rules = getattr(generator, "last_rules_", None)
+    review = {"rule_violations_source": inputs.domain.rule_violations(inputs.train),
+              "rule_violations_raw_output": dict(raw_rules.broken) if raw_rules is not None else {}}
     return Evaluation(loaded, name, inputs, guarantee, odometer, candidate, n_rows, attacks, utility, decision,
-                      comparison, _ledger_standing(booking.ledger, model.dataset), entry, timings)
+                      comparison, _ledger_standing(booking.ledger, model.dataset), entry, timings, review)
 
 
 def _ledger_standing(ledger: BudgetLedger, dataset: str) -> dict[str, Any] | None:
@@ -349,7 +357,7 @@ def run(
     steward.ledger().record_outcome(ev.ledger_entry, ev.decision.label)
     documents.report["timings"]["write"] = round(time.perf_counter() - start, 3)
     internal = {"clipped": dict(ev.inputs.domain_report.clipped),
-                "mapped_to_fallback": dict(ev.inputs.domain_report.mapped_to_fallback)}
+                "mapped_to_fallback": dict(ev.inputs.domain_report.mapped_to_fallback), **ev.review}
     return RunResult(ev.decision, run_dir, run_dir / RELEASE_DIR if ev.decision.released else None,
                      run_dir / REVIEW_DIR, documents.report, documents.manifest, documents.record, ev.attacks,
                      ev.utility, ev.guarantee, internal)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from privsynth.data.binning import heavy_tailed_range
 from privsynth.data.io import read_raw
 from privsynth.errors import DataError
 
@@ -35,7 +36,12 @@ def _column_entry(name: str, series: pd.Series) -> tuple[dict, str]:
         entry = {"type": "integer" if integral else "float",
                  "min": int(math.floor(lo)) if integral else lo, "max": int(math.ceil(hi)) if integral else hi,
                  "missing": missing, "confirmed": False}
-        return entry, "bounds read from the data: replace with public bounds, then set confirmed: true"
+        note = "bounds read from the data: replace with public bounds, then set confirmed: true"
+        if heavy_tailed_range(entry["min"], entry["max"]):
+            # decided from the bounds alone: re-check it once the public bounds replace these
+            entry["scale"] = "log"
+            note += "; scale: log proposed because the range spans three orders of magnitude"
+        return entry, note
     values = sorted(present.unique().tolist())
     if len(values) > MAX_CATEGORIES:
         raise DataError(f"column {name!r} has {len(values)} distinct values (an identifier or free text?); drop "

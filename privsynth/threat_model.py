@@ -11,87 +11,25 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from privsynth.checks import CATALOGUE, Check
-from privsynth.errors import ThreatModelError
 from privsynth.generator_config import AIMGenerator, GeneratorSpec
+from privsynth.columns import (CategoricalColumn, ColumnSpec, NumericColumn, ParentSpec, column_facts,
+                               hierarchy_problems)
+from privsynth.columns import Strict as _Strict
+from privsynth.errors import ThreatModelError
+from privsynth.rules import RuleSyntaxError, parse_rule, rule_problems
+
+__all__ = ["BUNDLED_PREFIX", "CategoricalColumn", "ColumnSpec", "DataSpec", "LoadedThreatModel", "NumericColumn",
+           "ParentSpec", "ThreatModel", "json_schema", "load_threat_model", "parse_override"]
 
 BUNDLED_PREFIX = "bundled:"
 #: what a public document shows in place of a path on the steward's machine
 PRIVATE_PLACEHOLDER = "(private)"
-
-
-class _Strict(BaseModel):
-    """Unknown keys are errors: a typo in a privacy setting must never be silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NumericColumn(_Strict):
-    type: Literal["integer", "float"] = Field(description="A number: integer or float.")
-    min: float = Field(description="Public lower bound (documentation or a legal range, never read from data).")
-    max: float = Field(description="Public upper bound (documentation or a legal range, never read from data).")
-    missing: bool = Field(default=False, description="Whether the column may be empty (missing is its own code).")
-    bins: int | None = Field(
-        default=None,
-        ge=2,
-        le=4096,
-        description="Bins for marginal generators. Default: integers with at most 128 values kept exact, "
-        "otherwise 32 equal-width bins over [min, max] (plus a bin of its own for 0 when 0 is inside).",
-    )
-    confirmed: bool = Field(
-        default=True,
-        description="False when the bounds were read from data by `privsynth init`: a person must confirm "
-        "they are public knowledge before `run` accepts the threat model.",
-    )
-    why: str | None = Field(default=None, description="Where the public bounds come from.")
-
-    @model_validator(mode="after")
-    def _bounds_ordered(self) -> "NumericColumn":
-        if not (math.isfinite(self.min) and math.isfinite(self.max)):
-            raise ValueError("min and max must be finite numbers")
-        if self.min >= self.max:
-            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
-        if self.type == "integer" and (self.min != int(self.min) or self.max != int(self.max)):
-            raise ValueError("an integer column needs integer min and max")
-        return self
-
-
-class CategoricalColumn(_Strict):
-    type: Literal["categorical"] = Field(description="A category from a public list.")
-    values: list[str] = Field(min_length=1, description="Every public category, in a meaningful order.")
-    missing: bool = Field(default=False, description="Whether the column may be empty (missing is its own code).")
-    fallback: str | None = Field(
-        default=None,
-        description="With out_of_domain: clip, unknown categories become this declared value.",
-    )
-    confirmed: bool = Field(default=True, description="False when the list was read from data by `privsynth "
-                            "init`: a person must confirm it is public knowledge before `run` accepts it.")
-    why: str | None = Field(default=None, description="Where the public category list comes from.")
-
-    @field_validator("values", mode="before")
-    @classmethod
-    def _as_strings(cls, values: Any) -> Any:
-        if isinstance(values, list):
-            return [str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in values]
-        return values
-
-    @model_validator(mode="after")
-    def _unique_values(self) -> "CategoricalColumn":
-        seen: set[str] = set()
-        dupes = sorted({v for v in self.values if v in seen or seen.add(v)})  # type: ignore[func-returns-value]
-        if dupes:
-            raise ValueError(f"duplicate category values {dupes}")
-        if self.fallback is not None and self.fallback not in self.values:
-            raise ValueError(f"fallback {self.fallback!r} is not one of the declared values")
-        return self
-
-
-ColumnSpec = Annotated[Union[NumericColumn, CategoricalColumn], Field(discriminator="type")]
 
 
 class DataSpec(_Strict):
@@ -111,6 +49,48 @@ class DataSpec(_Strict):
     )
     target: str | None = Field(default=None, description="Column predicted in the train-on-synthetic check.")
     columns: dict[str, ColumnSpec] = Field(min_length=2, description="The PUBLIC domain of every column.")
+    rules: list[str] = Field(
+        default_factory=list, description="Public consistency rules every real row obeys, e.g. 'age < 15 -> "
+        "marital_status is missing', 'capital_loss <= capital_gain', 'indp in category(indp_cat)'. Generators that "
+        "enforce them (aim, mst) reject synthetic rows that break one (post-processing: no budget); the rejection "
+        "rate is published with the run.")
+
+    @field_validator("rules")
+    @classmethod
+    def _rules_parse(cls, rules: list[str]) -> list[str]:
+        problems = []
+        for i, text in enumerate(rules):
+            try:
+                parse_rule(text)
+            except RuleSyntaxError as exc:
+                problems.append(f"rule {i} {text!r}: {exc}")
+        if problems:
+            raise ValueError(" | ".join(problems))
+        return rules
+
+    @model_validator(mode="after")
+    def _structure(self) -> "DataSpec":
+        problems = self.structure_problems()
+        if problems:
+            raise ValueError(" | ".join(problems))
+        return self
+
+    @property
+    def kept_columns(self) -> dict[str, "NumericColumn | CategoricalColumn"]:
+        return {n: c for n, c in self.columns.items() if n not in self.drop_columns}
+
+    def structure_problems(self) -> list[str]:
+        """Hierarchies, rules and quantile budget shares checked against the kept columns."""
+        kept = self.kept_columns
+        problems = hierarchy_problems(kept, self.target)
+        facts = column_facts(kept)
+        for i, text in enumerate(self.rules):
+            problems += [f"data.rules[{i}] {text!r}: {p}" for p in rule_problems(parse_rule(text), facts)]
+        share = sum(c.quantile_share for c in kept.values() if isinstance(c, NumericColumn) and c.bins == "quantile")
+        if share > 0.5:
+            problems.append(f"the quantile_share of bins: quantile columns add up to {share:g}; keep the sum at or "
+                            "below 0.5 so the generator keeps most of the budget")
+        return problems
 
 
 class AttackerSpec(_Strict):
@@ -279,7 +259,7 @@ class ThreatModel(_Strict):
     @property
     def kept_columns(self) -> dict[str, NumericColumn | CategoricalColumn]:
         """The public domain of the columns that are synthesised (declared minus dropped)."""
-        return {n: c for n, c in self.data.columns.items() if n not in self.data.drop_columns}
+        return self.data.kept_columns
 
     @property
     def dataset(self) -> str:

@@ -122,3 +122,11 @@ def test_every_command_has_help_with_an_example():
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, command
         assert "Example: privsynth " + " ".join(command) in " ".join(result.output.split()), command
+
+
+def test_init_proposes_log_scale_from_the_bounds_alone(tmp_path, small_adult_csv):
+    target = tmp_path / "draft.yaml"
+    assert runner.invoke(app, ["init", str(small_adult_csv), "-o", str(target)]).exit_code == 0
+    columns = yaml.safe_load(target.read_text())["data"]["columns"]
+    assert columns["capital_gain"]["scale"] == "log" and "scale" not in columns["age"]
+    assert "scale: log proposed" in target.read_text()

@@ -43,7 +43,7 @@ def test_generators_and_their_parameters_are_validated_with_their_path(write_thr
     """`validate` once approved generator: {kind: magic, params: {iterz: 3}}: kinds and parameters are typed."""
     with pytest.raises(ThreatModelError) as magic:
         load_threat_model(write_threat_model(generator__kind="magic", generator__params={"iterz": 3}))
-    assert "generator: Input tag 'magic'" in str(magic.value) and "'aim'" in str(magic.value)
+    assert "generator.kind: Input tag 'magic'" in str(magic.value) and "'aim'" in str(magic.value)
     with pytest.raises(ThreatModelError) as typo:
         load_threat_model(write_threat_model(generator__kind="aim", generator__params={"iterz": 3, "degree": "x"}))
     assert sorted(p.split(":")[0] for p in typo.value.problems) == ["generator.params.degree", "generator.params.iterz"]
@@ -118,3 +118,35 @@ def test_random_documents_never_crash_the_loader(tmp_path_factory, document):
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(ThreatModelError):
         load_threat_model(path)
+
+
+def test_structure_problems_are_reported_with_their_paths(write_threat_model):
+    """Hierarchies, rules and quantile budget shares are checked against the declared columns, all at once."""
+    columns = yaml.safe_load(load_threat_model(write_threat_model()).model.canonical_json())["data"]["columns"]
+    columns["occupation"]["parent"] = {"column": "sex", "mapping": {v: "Wizard" for v in columns["occupation"]["values"]}}
+    columns["fnlwgt"].update({"bins": "quantile", "quantile_share": 0.3})
+    columns["capital_gain"].update({"bins": "quantile", "quantile_share": 0.3})
+    path = write_threat_model(data__columns=columns, data__rules=["age < 15 -> marital is missing", "age <"])
+    with pytest.raises(ThreatModelError) as caught:
+        load_threat_model(path)
+    text = "; ".join(caught.value.problems)
+    assert "rule 1 'age <'" in text  # syntax, reported before anything else about the data section
+    path = write_threat_model(data__columns=columns, data__rules=["age < 15 -> marital is missing"])
+    with pytest.raises(ThreatModelError) as caught:
+        load_threat_model(path)
+    text = "; ".join(caught.value.problems)
+    assert "data.columns.occupation.parent: parent values ['Wizard'] are not declared values of 'sex'" in text
+    assert "data.rules[0]" in text and "unknown column 'marital'" in text
+    assert "quantile_share" in text and "0.6" in text
+
+
+def test_a_structured_threat_model_loads(write_threat_model):
+    columns = yaml.safe_load(load_threat_model(write_threat_model()).model.canonical_json())["data"]["columns"]
+    columns["fnlwgt"].update({"bins": "quantile", "quantile_bins": 24})
+    columns["capital_gain"]["scale"] = "log"
+    columns["capital_loss"]["edges"] = [1, 1000, 2000]
+    columns["native_country"]["parent"] = {"column": "initial", "prefix": 1}
+    model = load_threat_model(write_threat_model(data__columns=columns, data__rules=[
+        "capital_loss <= 99999", "age < 17 -> marital_status == 'Never-married'"])).model
+    assert model.data.columns["native_country"].parent_map()["United-States"] == "U"
+    assert model.data.columns["fnlwgt"].bins == "quantile" and len(model.data.rules) == 2

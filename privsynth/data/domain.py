@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from privsynth.threat_model import CategoricalColumn, NumericColumn
+from privsynth.data import binning
+from privsynth.rules import ColumnFacts, Rule, parse_rule, violations
+from privsynth.columns import column_facts
+from privsynth.threat_model import CategoricalColumn, DataSpec, NumericColumn
 
 ColumnSpec = NumericColumn | CategoricalColumn
 
@@ -27,9 +30,10 @@ DEFAULT_BINS = 32
 class ColumnCoder:
     """Maps one column to integer codes 0..size-1 and back, from public information only.
 
-    Numbers fall into ``edges`` (equal width over the public bounds, or one code per integer), with an
-    optional code of its own for exact zero (zero-inflated counts such as capital gains). Missing values,
-    where the domain allows them, take the last code. Decoding draws uniformly inside a bin: that is
+    Numbers fall into ``edges`` (public cut points on the column's scale, cut points bought through the
+    privacy layer, or one code per integer), with an optional code of its own for exact zero (zero-inflated
+    counts such as capital gains). Missing values, where the domain allows them, take the last code. Decoding
+    places a number inside its bin (data/binning.py: uniformly or along an interpolated density): that is
     post-processing of the generator's output and needs no private information.
     """
 
@@ -41,6 +45,8 @@ class ColumnCoder:
     exact: bool = False
     zero_code: int | None = None
     missing_code: int | None = None
+    scale: str = "linear"
+    within: str = "uniform"
 
     def encode(self, series: pd.Series) -> np.ndarray:
         if self.kind == "categorical":
@@ -74,32 +80,26 @@ class ColumnCoder:
             vals = np.array(self.values, dtype=object)
             out = np.where(missing, None, vals[np.clip(codes, 0, len(vals) - 1)])
             return pd.Series(out, name=self.name, dtype=object)
-        x = self._decode_numbers(codes, rng)
+        x = self._decode_numbers(codes, missing, rng)
         x[missing] = np.nan
         return pd.Series(x, name=self.name)
 
-    def _decode_numbers(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _decode_numbers(self, codes: np.ndarray, missing: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         lo = self.edges[0]
         if self.exact:
             return (lo + codes).astype(float)
         edges = np.asarray(self.edges)
-        b = codes - (1 if self.zero_code is not None else 0)
-        b = np.clip(b, 0, len(edges) - 2)
-        left, right = edges[b], edges[b + 1]
-        u = rng.random(len(codes))
-        if self.kind == "integer":
-            # integers in [left, right) ; the last bin also holds the upper bound
-            first = np.ceil(left)
-            last = np.where(b == len(edges) - 2, np.floor(right), np.ceil(right) - 1)
-            last = np.maximum(last, first)
-            if self.zero_code is None:
-                x = first + np.floor(u * (last - first + 1))
-            else:  # zero has a code of its own: never draw it from a bin, even from one that spans it
-                spans_zero = (first <= 0) & (last >= 0) & (last > first)
-                x = first + np.floor(u * (last - first + 1 - spans_zero))
-                x = np.where(spans_zero & (x >= 0), x + 1, x)
-        else:
-            x = left + u * (right - left)
+        shift = 1 if self.zero_code is not None else 0
+        in_bin = ~missing & (codes != self.zero_code if self.zero_code is not None else True)
+        b = np.clip(codes - shift, 0, len(edges) - 2)
+        integer = self.kind == "integer"
+        left, right, spans_zero = binning.bin_ranges(edges, integer, self.zero_code is not None)
+        x = np.zeros(len(codes))
+        x[in_bin] = binning.place(b[in_bin], left, right, self.scale, self.within, rng)
+        if integer:
+            x = np.clip(np.floor(x), left[b], right[b] - 1)
+            # zero has a code of its own: a bin that spans it never draws it (its range is one unit shorter)
+            x = np.where(spans_zero[b] & (x >= 0), x + 1, x)
         if self.zero_code is not None:
             x = np.where(codes == self.zero_code, 0.0, x)
         return x.astype(float)
@@ -111,51 +111,106 @@ def coder_for(
     bins: int | None = None,
     exact_integer_limit: int = EXACT_INTEGER_LIMIT,
     zero_bin: bool = True,
+    bought_edges: Sequence[float] | None = None,
 ) -> ColumnCoder:
-    """Build a column's coder from its public spec. ``bins`` overrides the spec (used by evaluation)."""
+    """Build a column's coder from its public spec. ``bins`` overrides the spec with equal-width bins (used by
+    evaluation). ``bought_edges``: the cut points of a ``bins: quantile`` column, bought through the privacy
+    layer (PrivateData.with_quantile_bins); without them such a column is cut into ``quantile_bins``
+    equal-width bins, which the privacy layer refuses to measure."""
     if isinstance(spec, CategoricalColumn):
         n = len(spec.values)
         return ColumnCoder(
             name, "categorical", n + int(spec.missing), values=tuple(spec.values), missing_code=n if spec.missing else None
         )
     lo, hi = float(spec.min), float(spec.max)
-    n_bins = bins if bins is not None else spec.bins
-    n_integers = int(hi - lo) + 1 if spec.type == "integer" else math.inf
-    if n_bins is None and n_integers <= exact_integer_limit:
+    integer = spec.type == "integer"
+    n_integers = int(hi - lo) + 1 if integer else math.inf
+    default = bins is None and spec.bins is None and spec.edges is None and spec.scale == "linear"
+    if default and n_integers <= exact_integer_limit:
         size = int(n_integers)
         return ColumnCoder(name, spec.type, size + int(spec.missing), edges=(lo, hi), exact=True,
                            missing_code=size if spec.missing else None)
-    n_bins = n_bins or DEFAULT_BINS
-    if spec.type == "integer":
-        n_bins = int(min(n_bins, n_integers))
-    edges = tuple(np.linspace(lo, hi, n_bins + 1).tolist())
+    edges = _edges(spec, bins, bought_edges, n_integers)
     zero_code = 0 if (zero_bin and bins is None and lo <= 0 <= hi) else None
-    size = n_bins + (1 if zero_code is not None else 0)
+    size = len(edges) - 1 + (1 if zero_code is not None else 0)
     return ColumnCoder(name, spec.type, size + int(spec.missing), edges=edges, zero_code=zero_code,
-                       missing_code=size if spec.missing else None)
+                       missing_code=size if spec.missing else None,
+                       scale="linear" if bins is not None else spec.scale,
+                       within="uniform" if bins is not None else spec.within_bin)
+
+
+def _edges(spec: NumericColumn, bins: int | None, bought: Sequence[float] | None, n_integers: float) -> tuple[float, ...]:
+    lo, hi = float(spec.min), float(spec.max)
+    integer = spec.type == "integer"
+    if bins is not None:
+        inner = binning.inner_edges(lo, hi, int(min(bins, n_integers)), "linear")
+    elif spec.edges is not None:
+        inner = np.asarray(spec.edges, dtype=float)
+    elif spec.bins == "quantile":
+        inner = np.asarray(bought, dtype=float) if bought is not None else \
+            binning.inner_edges(lo, hi, int(min(spec.quantile_bins, n_integers)), spec.scale)
+    else:
+        inner = binning.inner_edges(lo, hi, int(min(spec.bins or DEFAULT_BINS, n_integers)), spec.scale)
+    return binning.full_edges(lo, hi, inner, integer)
 
 
 class PublicDomain:
-    """The declared columns of a table, in order, with the encoders derived from them."""
+    """The declared columns of a table, in order, with the encoders derived from them, the public
+    hierarchies of categorical columns and the public consistency rules over rows."""
 
-    def __init__(self, columns: Mapping[str, ColumnSpec], target: str | None = None) -> None:
+    def __init__(self, columns: Mapping[str, ColumnSpec], target: str | None = None,
+                 rules: Sequence[str] = ()) -> None:
         if not columns:
             raise ValueError("a public domain needs at least one column")
         self.columns: dict[str, ColumnSpec] = dict(columns)
         self.target = target if target in self.columns else None
+        self.rule_texts: tuple[str, ...] = tuple(rules)
+        self.rules: tuple[Rule, ...] = tuple(parse_rule(text) for text in rules)
+
+    @classmethod
+    def from_spec(cls, spec: DataSpec) -> "PublicDomain":
+        """The domain of a threat model's ``data`` section: kept columns, target and rules."""
+        return cls(spec.kept_columns, target=spec.target, rules=spec.rules)
 
     @property
     def names(self) -> list[str]:
         return list(self.columns)
 
-    def coders(self, bins: int | None = None, zero_bin: bool = True) -> dict[str, ColumnCoder]:
-        limit = EXACT_INTEGER_LIMIT if bins is None else 0
-        return {n: coder_for(n, s, bins=bins, exact_integer_limit=limit, zero_bin=zero_bin)
-                for n, s in self.columns.items()}
+    @property
+    def quantile_columns(self) -> list[str]:
+        """Numeric columns whose cut points must be bought with budget (``bins: quantile``)."""
+        return [n for n, s in self.columns.items() if isinstance(s, NumericColumn) and s.bins == "quantile"]
 
-    def encode(self, frame: pd.DataFrame, bins: int | None = None) -> tuple[np.ndarray, dict[str, ColumnCoder]]:
+    @property
+    def parents(self) -> dict[str, str]:
+        """Child column -> the name of its declared public parent (a column of the table or a measuring level)."""
+        return {n: s.parent.column for n, s in self.columns.items()
+                if isinstance(s, CategoricalColumn) and s.parent is not None}
+
+    @property
+    def derived_columns(self) -> dict[str, str]:
+        """Parent columns of the table that generators derive from their child: parent -> child."""
+        return {parent: child for child, parent in self.parents.items() if parent in self.columns}
+
+    def rule_facts(self) -> dict[str, ColumnFacts]:
+        return column_facts(self.columns)
+
+    def rule_violations(self, frame: pd.DataFrame) -> dict[str, int]:
+        """How many rows of ``frame`` break each rule (rule text -> count)."""
+        facts = self.rule_facts()
+        return {rule.text: int(violations(rule, frame, facts).sum()) for rule in self.rules}
+
+    def coders(self, bins: int | None = None, zero_bin: bool = True,
+               bought_edges: Mapping[str, Sequence[float]] | None = None) -> dict[str, ColumnCoder]:
+        limit = EXACT_INTEGER_LIMIT if bins is None else 0
+        bought = bought_edges or {}
+        return {n: coder_for(n, s, bins=bins, exact_integer_limit=limit, zero_bin=zero_bin,
+                             bought_edges=bought.get(n)) for n, s in self.columns.items()}
+
+    def encode(self, frame: pd.DataFrame, bins: int | None = None,
+               bought_edges: Mapping[str, Sequence[float]] | None = None) -> tuple[np.ndarray, dict[str, ColumnCoder]]:
         """Integer codes (n_rows x n_columns) and the coders that made them."""
-        coders = self.coders(bins=bins, zero_bin=bins is None)
+        coders = self.coders(bins=bins, zero_bin=bins is None, bought_edges=bought_edges)
         codes = np.stack([coders[n].encode(frame[n]) for n in self.names], axis=1)
         return codes, coders
 

@@ -49,7 +49,7 @@ def read_inputs(loaded: LoadedThreatModel, split: np.random.Generator) -> Inputs
     source = bundled_table(spec.source[len(BUNDLED_PREFIX):]) if spec.source.startswith(BUNDLED_PREFIX) \
         else loaded.resolve(spec.source)
     frame, report = check_table(read_raw(source), spec, str(source))
-    domain = PublicDomain(loaded.model.kept_columns, target=spec.target)
+    domain = PublicDomain.from_spec(spec)
     if spec.holdout:
         holdout_path = loaded.resolve(spec.holdout)
         holdout, _ = check_table(read_raw(holdout_path), spec, str(holdout_path))

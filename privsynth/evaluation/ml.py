@@ -25,14 +25,21 @@ from privsynth.threat_model import CategoricalColumn
 
 
 MAX_FIT_ROWS = 100_000
+#: HistGradientBoosting's limit on a native categorical feature's cardinality
+MAX_NATIVE_CATEGORIES = 255
 
 
 def _features(frame: pd.DataFrame, domain: PublicDomain, target: str) -> pd.DataFrame:
+    """Categories as native categorical features; a column with more public values than the classifier takes
+    (ICD-9 codes: 700+) as its position in the public list, a number it can still split on."""
     out = {}
     for name, spec in domain.columns.items():
         if name == target:
             continue
-        if isinstance(spec, CategoricalColumn):
+        if isinstance(spec, CategoricalColumn) and len(spec.values) > MAX_NATIVE_CATEGORIES:
+            codes = pd.Categorical(frame[name].astype(object), categories=spec.values).codes.astype(float)
+            out[name] = np.where(codes < 0, np.nan, codes)
+        elif isinstance(spec, CategoricalColumn):
             out[name] = pd.Categorical(frame[name].astype(object), categories=spec.values)
         else:
             out[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)

@@ -41,6 +41,11 @@ class Generator(ABC):
     default_rows_: int
     #: the generator's parameter model (privsynth/generator_config.py): validated there, only stored here
     params_model: ClassVar[type[BaseModel]]
+    #: True if the generator measures ``parent:`` hierarchies and enforces ``data.rules`` when sampling, and
+    #: ``buys_quantile_bins`` if it buys the cut points of ``bins: quantile`` columns (PrivateData); the
+    #: pipeline refuses a threat model that needs what its generator does not do
+    enforces_structure: bool = False
+    buys_quantile_bins: bool = False
 
     def __init__(self, params: BaseModel | None = None, **overrides: Any) -> None:
         """``params`` (the threat model's) and keyword ``overrides``, validated by ``params_model``."""

@@ -41,6 +41,22 @@ def is_dp(kind: str) -> bool:
     return GENERATORS[kind].is_dp
 
 
+def structure_problems(kind: str, rules: bool, hierarchies: bool, quantile_bins: bool) -> list[str]:
+    """What a threat model asks that the generator kind does not do (rules, hierarchies, quantile cut points;
+    a non-DP baseline reads raw rows and has no use for bins)."""
+    if kind not in GENERATORS:
+        raise PrivsynthError(f"generator.kind: unknown generator {kind!r} (choose one of {sorted(GENERATORS)})")
+    cls = GENERATORS[kind]
+    problems = []
+    if (rules or hierarchies) and not cls.enforces_structure:
+        problems.append(f"generator.kind {kind!r} does not enforce data.rules or measure parent: hierarchies; use "
+                        "aim or mst, or remove them")
+    if quantile_bins and cls.is_dp and not cls.buys_quantile_bins:
+        problems.append(f"generator.kind {kind!r} does not buy bins: quantile cut points; declare bins: N, edges "
+                        "or scale: log")
+    return problems
+
+
 def check_device(device: str) -> str:
     """``compute.device`` checked before any data is read: cuda without a visible GPU is an error."""
     return str(resolve_device(device))

@@ -23,7 +23,8 @@ import torch
 from privsynth.data.domain import ColumnCoder, PublicDomain
 from privsynth.data.encoding import OneHotLayout
 from privsynth.errors import PrivsynthError
-from privsynth.privacy.accounting import HistoryEntry, exponential_rho, gaussian_rho
+from privsynth.data.binning import quantile_candidates
+from privsynth.privacy.accounting import HistoryEntry, exponential_epsilon, exponential_rho, gaussian_rho
 from privsynth.privacy.dpsgd import DPSGDSession, attach_dpsgd, calibrate_noise, steps_per_epoch
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.noise import NoiseSource
@@ -61,6 +62,10 @@ class PrivateData:
         self._sizes = {n: c.size for n, c in self._coders.items()}
         self._count_cache: dict[tuple[str, ...], np.ndarray] = {}
         self._prefix: tuple[tuple[str, ...], np.ndarray] | None = None
+        #: ``bins: quantile`` columns whose cut points are not bought yet: no query may use them
+        self._pending = set(domain.quantile_columns)
+        #: cut points bought through ``with_quantile_bins`` (DP outputs: a generator publishes them)
+        self.bought_edges: dict[str, tuple[float, ...]] = {}
 
     # ------------------------------------------------------------------ public facts (no budget needed)
     @property
@@ -95,15 +100,44 @@ class PrivateData:
         return view
 
     def one_hot_layout(self, numeric_bins: int | None = None) -> tuple[OneHotLayout, dict[str, ColumnCoder]]:
-        """The feature layout ``dpsgd_training`` uses, and its coders: public, from the domain alone.
-        ``numeric_bins`` None keeps the default coders (small integer ranges exact, 32 bins plus zero)."""
-        coders = self.domain.coders(bins=numeric_bins, zero_bin=numeric_bins is None)
+        """The feature layout ``dpsgd_training`` uses, and its coders: public, from the domain alone (and cut
+        points already bought). ``numeric_bins`` None keeps this view's coders (the threat model's binning)."""
+        if numeric_bins is None:
+            self._require_bought(self.domain.names, "one_hot_layout")
+            return OneHotLayout.from_coders(self._coders), dict(self._coders)
+        coders = self.domain.coders(bins=numeric_bins, zero_bin=False)
         return OneHotLayout.from_coders(coders), coders
+
+    def with_quantile_bins(self, label: str = "bins.quantile") -> "PrivateData":
+        """A view whose ``bins: quantile`` columns are cut at DP quantiles bought now (none pending: self).
+
+        Each such column spends ``quantile_share`` of the odometer's total rho on ``quantile_bins - 1`` cut
+        points (``dp_quantiles``); the view shares this one's odometer and noise source. The cut points are
+        DP outputs: they are in ``bought_edges`` and a generator publishes them with its guarantee."""
+        if not self._pending:
+            return self
+        view = copy.copy(self)
+        view._codes, view._sizes, view._count_cache = self._codes.copy(), dict(self._sizes), {}
+        view.bought_edges = dict(self.bought_edges)
+        for name in [n for n in self.domain.names if n in self._pending]:
+            spec = self.domain.columns[name]
+            levels = np.arange(1, spec.quantile_bins) / spec.quantile_bins
+            candidates = quantile_candidates(spec.min, spec.max, spec.scale, spec.type == "integer")
+            cuts = self.dp_quantiles(name, levels, candidates, spec.quantile_share * self.odometer.total_rho, label)
+            view.bought_edges[name] = tuple(float(c) for c in np.sort(cuts))
+        coders = self.domain.coders(bought_edges=view.bought_edges)
+        view._coders = {n: coders[n] if n in self._pending else c for n, c in self._coders.items()}
+        for name in self._pending:
+            view._codes[:, self.domain.names.index(name)] = coders[name].encode(self._train[name])
+            view._sizes[name] = coders[name].size
+        view._pending = set()
+        return view
 
     # ------------------------------------------------------------------ privatised queries
     def measure_marginal(self, columns: Sequence[str], sigma: float, label: str = "marginal") -> NoisyMarginal:
         """Counts of every cell of the marginal over ``columns`` plus N(0, sigma^2) noise per cell."""
         columns = tuple(columns)
+        self._require_bought(columns, label)
         self.odometer.charge(f"{label}{list(columns)}", "gaussian", gaussian_rho(sigma), sigma=sigma,
                              columns=list(columns))
         counts = self._true_counts(columns)
@@ -137,6 +171,7 @@ class PrivateData:
         w = np.ones(len(candidates)) if weights is None else np.asarray(weights, dtype=float)
         if w.shape != (len(candidates),) or not np.all(np.isfinite(w)) or np.any(w <= 0):
             raise ValueError("weights must be one positive finite number per candidate")
+        self._require_bought({c for cand in candidates for c in cand}, label)
         self.odometer.charge(label, "exponential", exponential_rho(epsilon), epsilon=epsilon,
                              n_candidates=len(candidates))
         scores = np.array([np.abs(self._true_counts(tuple(c)) - np.asarray(e).reshape(self._shape(c))).sum()
@@ -150,6 +185,43 @@ class PrivateData:
             if feasible is None or feasible(int(index)):
                 return int(index)
         raise ValueError("no candidate is feasible: feasible() must accept at least one")
+
+    def edges_receipt(self) -> dict[str, dict[str, list[float]]]:
+        """``{"dp_bin_edges": {column: cut points}}`` for a guarantee's details (empty when none were bought):
+        DP outputs of ``with_quantile_bins``, published with the run."""
+        return {"dp_bin_edges": {c: list(e) for c, e in self.bought_edges.items()}} if self.bought_edges else {}
+
+    def dp_quantiles(self, column: str, levels: Sequence[float], candidates: np.ndarray, rho: float,
+                     label: str = "quantiles") -> np.ndarray:
+        """One cut point per level in ``levels`` (fractions in (0, 1)), each chosen from the PUBLIC grid
+        ``candidates`` by the exponential mechanism (Smith 2011; the score of OpenDP's quantile scorer).
+
+        Privacy: a candidate c scores |(1 - a) #{x < c} - a #{x >= c}| = |#{x < c} - a n| (lower is better;
+        missing values count nowhere). Adding or removing one row moves one of the two counts by 1, so the
+        score moves by at most max(a, 1 - a): that is its sensitivity, and no row count is read. Each level is
+        an exponential mechanism at epsilon_i = sqrt(8 rho / k) (bounded range: epsilon_i^2 / 8 zCDP, Cesar &
+        Rogers 2021), so the k levels together spend exactly ``rho``, charged as one entry before any row is
+        read. Drawn as Gumbel-max with this handle's keyed noise source, so a steward reproduces a run bit for
+        bit (OpenDP's samplers draw from the operating system and cannot be seeded, hence hand-written here).
+        """
+        levels = np.asarray(levels, dtype=float)
+        candidates = np.asarray(candidates, dtype=float)
+        if not len(levels) or np.any((levels <= 0) | (levels >= 1)) or candidates.ndim != 1 or not len(candidates):
+            raise ValueError("levels must lie in (0, 1) and candidates be a non-empty public grid")
+        epsilon = exponential_epsilon(rho / len(levels))
+        self.odometer.charge(f"{label}[{column}]", "exponential", rho, epsilon=epsilon, n_quantiles=len(levels),
+                             n_candidates=len(candidates), columns=[column])
+        x = pd.to_numeric(self._train[column], errors="coerce").to_numpy(dtype=float)
+        x = np.sort(x[~np.isnan(x)])
+        below = np.searchsorted(x, candidates, side="left").astype(float)
+        at_or_above = len(x) - below
+        picks = []
+        for level in levels:
+            score = np.abs((1 - level) * below - level * at_or_above)
+            sensitivity = max(level, 1 - level)
+            perturbed = -0.5 * epsilon / sensitivity * score + self._rng.gumbel(size=len(candidates))
+            picks.append(candidates[int(np.argmax(perturbed))])
+        return np.asarray(picks)
 
     def measure_count(self, sigma: float, label: str = "count") -> float:
         """The number of training rows plus N(0, sigma^2) (sensitivity 1)."""
@@ -181,6 +253,8 @@ class PrivateData:
             raise PrivsynthError(f"{label}: need 0 < sample rate <= 1, epochs >= 1, max_grad_norm > 0 and "
                                  f"a batch size >= 1 (got {sample_rate}, {epochs}, {max_grad_norm}, "
                                  f"{expected_batch_size}); check generator.params")
+        if numeric_bins is None:
+            self._require_bought(self.domain.names, label)
         steps = epochs * steps_per_epoch(sample_rate)
         prior = self.odometer.history
         sigma = calibrate_noise(prior, sample_rate, steps, self.odometer.epsilon_budget,
@@ -210,6 +284,13 @@ class PrivateData:
         return self._train.copy()
 
     # ------------------------------------------------------------------ internals
+    def _require_bought(self, columns, label: str) -> None:
+        pending = sorted(self._pending & set(columns))
+        if pending:
+            raise PrivsynthError(f"{label}: columns {pending} have bins: quantile and their cut points are not bought "
+                                 "yet; this generator does not buy them (use aim or mst, or declare bins: N, edges "
+                                 "or scale: log)")
+
     def _shape(self, columns: Sequence[str]) -> tuple[int, ...]:
         return tuple(self._sizes[c] for c in columns)
 

@@ -106,6 +106,7 @@ def gumbel_softmax(logits: torch.Tensor, layout: OneHotLayout, rng: torch.Genera
 
 class DPCTGAN(Generator):
     kind = "dp-ctgan"
+    buys_quantile_bins = True
     is_dp = True
 
     params_model = DPCTGANParams
@@ -127,6 +128,7 @@ class DPCTGAN(Generator):
 
     def fit(self, private: PrivateData, progress: Progress = silent) -> "DPCTGAN":
         device = resolve_device(self.device)
+        private = private if self.params.numeric_bins is not None else private.with_quantile_bins(label="dp-ctgan.bins")
         layout, self.coders_ = private.one_hot_layout(self.params.numeric_bins)
         conditions, rows = self._buy_conditions(private, layout)
         rows = max(rows, float(self.params.batch_size))
@@ -192,7 +194,8 @@ class DPCTGAN(Generator):
             "DP-CTGAN: conditional GAN, discriminator trained with DP-SGD (Opacus: Poisson sampling, per-row "
             "clipping, Gaussian noise); condition frequencies from noisy one-way marginals; generator is "
             "post-processing", private.odometer, session, frequency_share=self.params.frequency_share,
-            conditioned_columns=conditions.columns, expected_batch_size=self.params.batch_size, device=str(device))
+            conditioned_columns=conditions.columns, expected_batch_size=self.params.batch_size, device=str(device),
+            **private.edges_receipt())
         return self
 
     def sample(self, n: int, seed: int) -> pd.DataFrame:

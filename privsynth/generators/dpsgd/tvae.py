@@ -53,6 +53,7 @@ def per_row_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar
 
 class DPTVAE(Generator):
     kind = "dp-tvae"
+    buys_quantile_bins = True
     is_dp = True
 
     params_model = DPTVAEParams
@@ -63,6 +64,7 @@ class DPTVAE(Generator):
 
     def fit(self, private: PrivateData, progress: Progress = silent) -> "DPTVAE":
         device = resolve_device(self.device)
+        private = private if self.params.numeric_bins is not None else private.with_quantile_bins(label="dp-tvae.bins")
         rows = max(private.measure_count(self.params.count_sigma, label="dp-tvae.count"), float(self.params.batch_size))
         layout, self.coders_ = private.one_hot_layout(self.params.numeric_bins)
         seed = private.fork_seed()
@@ -95,7 +97,8 @@ class DPTVAE(Generator):
         self.guarantee = dpsgd_guarantee(
             "DP-TVAE: VAE trained with DP-SGD (Opacus: Poisson sampling, per-row clipping, Gaussian noise) on a "
             "one-hot encoding built from the public domain", private.odometer, session,
-            count_sigma=self.params.count_sigma, expected_batch_size=self.params.batch_size, device=str(device))
+            count_sigma=self.params.count_sigma, expected_batch_size=self.params.batch_size, device=str(device),
+            **private.edges_receipt())
         return self
 
     def sample(self, n: int, seed: int) -> pd.DataFrame:

@@ -34,12 +34,12 @@ from collections.abc import Sequence as SequenceABC
 from typing import Callable, Sequence
 
 import numpy as np
-import pandas as pd
 
 from privsynth.generator_config import AIMParams
 from privsynth.generators.base import Progress, silent
-from privsynth.generators.marginal._mbi import estimate_model, model_size_mb
+from privsynth.generators.marginal._mbi import MarginalModel, estimate_model, model_size_mb
 from privsynth.generators.marginal.base import MarginalGenerator
+from privsynth.generators.marginal.compression import measure_one_ways
 from privsynth.privacy.accounting import exponential_rho, gaussian_rho
 from privsynth.privacy.private_data import NoisyMarginal, PrivateData
 
@@ -128,11 +128,13 @@ def workload_candidates(names: Sequence[str], degree: int, target: str | None, t
 class AIM(MarginalGenerator):
     kind = "aim"
     is_dp = True
+    sample_tag = 0xA1
 
     params_model = AIMParams
 
     def fit(self, private: PrivateData, progress: Progress = silent) -> "AIM":
-        names = private.domain.names
+        private = self._prepare(private, self.kind)
+        names = self.model_columns(private)
         rho = private.odometer.remaining_rho
         rounds = self.params.max_rounds or 16 * len(names)
         # the paper splits rho into T = 16d round units and pays the d 1-way measurements from them; counting
@@ -142,12 +144,9 @@ class AIM(MarginalGenerator):
         epsilon = math.sqrt(8 * (1 - self.params.alpha) * rho / units)
         clock = PublicClock(self.params.max_seconds)
 
-        one_way = [private.measure_marginal((c,), sigma, label="aim.1way") for c in names]
-        groups = {m.columns[0]: _compress(m, sigma) if self.params.compress else _identity(m) for m in one_way}
-        view = private.recoded({c: g.code_map for c, g in groups.items()})
-        measurements = [NoisyMarginal(m.columns, _merge_counts(m.counts, groups[m.columns[0]].code_map), m.sigma)
-                        for m in one_way]
-        sizes = view.sizes
+        view, measurements, groups = measure_one_ways(private, names, sigma, "aim.1way",
+                                                      compress=_compress if self.params.compress else None)
+        sizes = {c: view.sizes[c] for c in names}
         with clock:
             model = estimate_model(sizes, measurements, iters=self.params.round_iters)
             candidates = workload_candidates(names, self.params.degree, private.domain.target,
@@ -157,7 +156,7 @@ class AIM(MarginalGenerator):
         size_cache: dict[tuple[tuple[Clique, ...], Clique], float] = {}
 
         for round_no in range(1, rounds + 1):
-            remaining = rho - private.odometer.spent_rho
+            remaining = private.odometer.remaining_rho
             final = clock.expired or remaining < 2 * (gaussian_rho(sigma) + exponential_rho(epsilon)) \
                 or round_no == rounds
             if final:
@@ -179,7 +178,7 @@ class AIM(MarginalGenerator):
                 model = estimate_model(sizes, measurements, iters=self.params.round_iters, warm_start=model)
                 moved = float(np.abs(model.marginal(columns) * model.total - estimates[pick]).sum())
             chosen_log.append({"round": round_no, "columns": list(columns), "sigma": sigma, "epsilon": epsilon})
-            left = rho - private.odometer.spent_rho
+            left = private.odometer.remaining_rho
             progress(f"round {round_no}: measured {' x '.join(columns)} (sigma {sigma:.1f}); "
                      f"rho left {max(left, 0.0):.3g} of {rho:.3g}" + ("; time budget reached" if clock.expired else ""))
             if final:
@@ -189,12 +188,13 @@ class AIM(MarginalGenerator):
 
         progress(f"final estimate from {len(measurements)} noisy marginals ({self.params.final_iters} iterations)")
         model = estimate_model(sizes, measurements, iters=self.params.final_iters, warm_start=model)
-        self.rounds_, self.groups_ = chosen_log, groups
-        self._finish(private, model, "AIM (adaptive Gaussian marginals + exponential-mechanism selection, "
+        self.rounds_ = chosen_log
+        self._finish(view, model, "AIM (adaptive Gaussian marginals + exponential-mechanism selection, "
                      "Private-PGM)", {"rounds": len(chosen_log), "alpha": self.params.alpha,
                                       "measured": [r["columns"] for r in chosen_log],
                                       "compressed_columns": {c: g.n_merged for c, g in groups.items() if g.n_merged},
-                                      **clock.details(len(chosen_log))})
+                                      **clock.details(len(chosen_log))},
+                     groups)
         return self
 
     @staticmethod
@@ -230,17 +230,6 @@ class AIM(MarginalGenerator):
             return cache[key] <= max(limit, current)
 
         return fits
-
-    def sample(self, n: int, seed: int) -> pd.DataFrame:
-        """Sample codes of the compressed domain, spread merged codes back over their members, decode."""
-        self._require_fitted("model_")
-        rng = np.random.default_rng([seed, 0xA1])
-        codes = self.model_.sample(n, rng)
-        order = [self.model_.columns.index(c) for c in self.domain_.names]
-        codes = codes[:, order]
-        for j, name in enumerate(self.domain_.names):
-            codes[:, j] = self.groups_[name].expand(codes[:, j], rng)
-        return self.domain_.decode(codes, self.coders_, rng)
 
 
 @dataclass(frozen=True)
@@ -288,10 +277,6 @@ def _compress(m: NoisyMarginal, sigma: float) -> CodeGroups:
     code_map[kept] = np.arange(len(kept))
     code_map[rare] = len(kept)
     return CodeGroups(code_map, rare, np.clip(counts[rare], 0.0, None))
-
-
-def _merge_counts(counts: np.ndarray, code_map: np.ndarray) -> np.ndarray:
-    return np.bincount(code_map, weights=np.asarray(counts, dtype=float), minlength=int(code_map.max()) + 1)
 
 
 def _maximal(cliques: set[Clique]) -> list[Clique]:

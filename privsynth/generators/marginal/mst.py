@@ -1,6 +1,8 @@
 """MST (McKenna, Miklau & Sheldon, "Winning the NIST Contest", JPC 2021), on Private-PGM.
 
-1. Measure every 1-way marginal with Gaussian noise (a third of the budget).
+0. Buy the cut points of ``bins: quantile`` columns (their declared budget shares), if any.
+1. Measure every 1-way marginal with Gaussian noise (a third of the rest; a column with a public parent at its
+   parent level, then its children, at the same cost: generators/marginal/compression.py).
 2. Choose a maximum spanning tree of 2-way marginals, one edge at a time with the exponential mechanism,
    scoring each candidate pair by how badly the independence model of the noisy 1-ways explains it
    (a third of the budget, split over the r-1 choices).
@@ -19,6 +21,7 @@ from privsynth.generator_config import MSTParams
 from privsynth.generators.base import Progress, silent
 from privsynth.generators.marginal.base import MarginalGenerator
 from privsynth.generators.marginal._mbi import estimate_model
+from privsynth.generators.marginal.compression import measure_one_ways
 from privsynth.privacy.accounting import exponential_epsilon, gaussian_sigma
 from privsynth.privacy.private_data import NoisyMarginal, PrivateData
 
@@ -30,10 +33,11 @@ class MST(MarginalGenerator):
     params_model = MSTParams
 
     def fit(self, private: PrivateData, progress: Progress = silent) -> "MST":
-        names = private.domain.names
+        private = self._prepare(private, self.kind)
+        names = self.model_columns(private)
         rho = private.odometer.remaining_rho
         sigma_1way = gaussian_sigma(rho / 3 / len(names))
-        one_way = [private.measure_marginal((c,), sigma_1way, label="mst.1way") for c in names]
+        private, one_way, groups = measure_one_ways(private, names, sigma_1way, "mst.1way")
         progress(f"measured {len(names)} one-way marginals (sigma {sigma_1way:.1f})")
         tree = self._select_tree(private, one_way, rho / 3)
         progress(f"spanning tree chosen: {', '.join(' x '.join(e) for e in tree)}")
@@ -41,9 +45,9 @@ class MST(MarginalGenerator):
         two_way = [private.measure_marginal(edge, sigma_2way, label="mst.2way") for edge in tree]
         self.tree_, self.measurements_ = tree, one_way + two_way
         progress(f"measured {len(tree)} two-way marginals (sigma {sigma_2way:.1f}); fitting Private-PGM")
-        model = estimate_model(private.sizes, one_way + two_way, iters=self.params.iters)
+        model = estimate_model({c: private.sizes[c] for c in names}, one_way + two_way, iters=self.params.iters)
         self._finish(private, model, "MST (Gaussian marginals + exponential-mechanism tree selection, Private-PGM)",
-                     {"sigma_1way": sigma_1way, "sigma_2way": sigma_2way, "tree": [list(e) for e in tree]})
+                     {"sigma_1way": sigma_1way, "sigma_2way": sigma_2way, "tree": [list(e) for e in tree]}, groups)
         return self
 
     @staticmethod
