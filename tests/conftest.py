@@ -98,7 +98,8 @@ def small_threat_model_doc(source: Path, **changes) -> dict:
 # upper CI reached 0.61 and its positive control only 0.89, leaving no threshold that is safe from both sides
 # (a threshold at or above the positive control makes the gate call the attack blind).
 LOOSE_GATES = {"gates__attribute_inference": "report", "gates__tvd_1way": 0.2, "gates__tvd_2way": 0.4,
-               "gates__tstr_auc_gap": 0.35, "gates__singling_out_multivariate": 0.4, "gates__linkability": 0.6}
+               "gates__tstr_auc_gap": 0.35, "gates__singling_out_multivariate": 0.4, "gates__linkability": 0.6,
+               "gates__membership_distance_auc": 0.75, "gates__membership_density_auc": 0.75}
 
 
 @pytest.fixture

@@ -10,11 +10,10 @@ import yaml
 from privsynth.errors import ThreatModelError
 from privsynth.pipeline import preflight, run
 from privsynth.threat_model import load_threat_model
+from tests.conftest import LOOSE_GATES
 
 RULES = ["education == 'Bachelors' -> education_num == 13", "education == 'HS-grad' -> education_num == 9",
          "capital_loss <= 99999"]
-LOOSE = {"gates__attribute_inference": 0.6, "gates__tvd_1way": 0.2, "gates__tvd_2way": 0.4,
-         "gates__tstr_auc_gap": 0.35, "gates__singling_out_multivariate": 0.3, "gates__linkability": 0.45}
 
 
 def _columns(write_threat_model) -> dict:
@@ -25,17 +24,22 @@ def _columns(write_threat_model) -> dict:
 
 
 def test_structured_run_publishes_receipts_and_keeps_violation_counts_internal(tmp_path, write_threat_model):
-    path = write_threat_model(data__columns=_columns(write_threat_model), data__rules=RULES, **LOOSE)
+    path = write_threat_model(data__columns=_columns(write_threat_model), data__rules=RULES, **LOOSE_GATES)
     result = run(path, out=tmp_path / "out")
     details = result.guarantee.details
     assert len(details["dp_bin_edges"]["fnlwgt"]) == 15
     assert [r["rule"] for r in details["rules"]["rules"]] == RULES
-    assert result.manifest["privacy"]["details"]["rules"] == details["rules"]
+    assert result.report["privacy"]["details"]["rules"] == details["rules"]
+    # violation counts describe private rows: the review package has them, the public manifest does not
+    assert result.report["rule_violations"]["rule_violations_source"] == {rule: 0 for rule in RULES}
+    assert set(result.report["rule_violations"]["rule_violations_raw_output"]) == set(RULES)
     assert result.internal["rule_violations_source"] == {rule: 0 for rule in RULES}
-    assert set(result.internal["rule_violations_raw_output"]) == set(RULES)
-    charges = [c["label"] for c in result.manifest["privacy"]["charges"]]
-    assert charges[0] == "mst.bins[fnlwgt]"
+    assert [c["label"] for c in result.report["privacy"]["charges"]][0] == "mst.bins[fnlwgt]"
     if result.decision.released:
+        public = result.manifest.model_dump(mode="json")
+        assert public["dp_outputs"]["details"]["rules"] == details["rules"]
+        assert "rule_violations" not in (result.release_dir / "manifest.json").read_text()
+        assert public["dp_outputs"]["charges"][0]["label"] == "mst.bins[fnlwgt]"
         table = pd.read_parquet(result.release_dir / "synthetic.parquet")
         bachelors = table[table["education"] == "Bachelors"]
         assert (bachelors["education_num"] == 13).all()
