@@ -26,7 +26,8 @@ threat_models/adult.yaml); bank marketing (domain.json; a seeded 80/20 split of 
 hour on a shared 2-core machine).
 
 ``--config public`` fits with today's public binning (32 equal-width bins plus a zero bin, small integer ranges
-exact). ``--config issue20`` applies CONFIGS["issue20"]: per-column binning (log scale, DP quantile cut points
+exact); ``--config before`` the same with values spread uniformly inside their bins (the decoding before
+issue 20; ``public`` interpolates inside bins). ``--config issue20`` applies CONFIGS["issue20"]: per-column binning (log scale, DP quantile cut points
 bought with a declared budget share), consistency rules and, for diabetes, the ICD-9 chapter hierarchy of
 diag_1. Time on a shared machine: the load average is printed at start and end.
 """
@@ -111,7 +112,13 @@ def _issue20_bands(dataset: str, columns: dict[str, dict]) -> dict[str, Any]:
     return plan
 
 
-CONFIGS = {"public": None, "issue20": _issue20, "issue20-bands": _issue20_bands}
+def _before(dataset: str, columns: dict[str, dict]) -> dict[str, Any]:
+    """The decoding before issue 20 on today's binning: a value spread uniformly inside its bin."""
+    numeric = [n for n, c in columns.items() if c.get("type") in ("integer", "float")]
+    return {"columns": {n: {"within_bin": "uniform"} for n in numeric}, "rules": []}
+
+
+CONFIGS = {"public": None, "before": _before, "issue20": _issue20, "issue20-bands": _issue20_bands}
 
 
 # ------------------------------------------------------------------------------------------------ data

@@ -10,6 +10,10 @@ explain them. Adding an attack is one file (its implementation) and one line her
 Rules:
 * ``upper_ci_at_most``: passes when the upper end of the 95% interval is within the threshold, and (for
   attacks with a positive control) the control fired above the threshold, so a blind attack cannot pass;
+* ``excess_over_null_at_most``: the same on the risk ABOVE the null control (unseen real rows posing as the
+  synthetic table). anonymeter's risks on a population where a blind guess often succeeds (a binary secret)
+  sit well above zero for any table drawn from that population, the ideal synthetic table included; the
+  threshold bounds what the synthetic table adds to what the population itself gives away;
 * ``lower_bound_at_most_claim``: a 95% lower bound on epsilon must not exceed the generator's claimed epsilon
   (no threshold to set: a larger bound is an implementation fault); report-only for non-DP generators;
 * ``report_only``: measured and shown, never gated.
@@ -21,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Rule = Literal["upper_ci_at_most", "lower_bound_at_most_claim", "report_only"]
+Rule = Literal["upper_ci_at_most", "excess_over_null_at_most", "lower_bound_at_most_claim", "report_only"]
 Control = Literal["null", "positive"]
 #: when a check applies: always, when the shadow attack is enabled, when the threat model declares a target
 Scope = Literal["always", "shadow", "target"]
@@ -44,23 +48,28 @@ class Check:
 
     @property
     def gated(self) -> bool:
-        return self.rule == "upper_ci_at_most"
+        return self.rule in ("upper_ci_at_most", "excess_over_null_at_most")
+
+    @property
+    def relative(self) -> bool:
+        """Whether the threshold bounds the risk above the null control rather than the risk itself."""
+        return self.rule == "excess_over_null_at_most"
 
 
 _ANONYMETER = "anonymeter 1.1.0, attack on training rows against the same attack on unseen control rows"
 CATALOGUE: dict[str, Check] = {c.name: c for c in (
-    Check("singling_out_univariate", "attack", "upper_ci_at_most",
+    Check("singling_out_univariate", "attack", "excess_over_null_at_most",
           "share of one-attribute predicates built from the synthetic table that isolate exactly one real person "
           f"({_ANONYMETER})",
           "privsynth.attacks.singling_out:singling_out", 0.10, controls=("null", "positive")),
-    Check("singling_out_multivariate", "attack", "upper_ci_at_most",
+    Check("singling_out_multivariate", "attack", "excess_over_null_at_most",
           f"the same with predicates over several attributes ({_ANONYMETER})",
           "privsynth.attacks.singling_out:singling_out", 0.10, controls=("null", "positive")),
-    Check("linkability", "attack", "upper_ci_at_most",
+    Check("linkability", "attack", "excess_over_null_at_most",
           "linking a person's two halves of attributes (known columns, the rest) through the synthetic table "
           f"({_ANONYMETER})",
           "privsynth.attacks.linkability:linkability", 0.10, controls=("null", "positive")),
-    Check("attribute_inference", "attack", "upper_ci_at_most",
+    Check("attribute_inference", "attack", "excess_over_null_at_most",
           f"inferring a secret column from every other column with the synthetic table, per secret ({_ANONYMETER})",
           "privsynth.attacks.inference:attribute_inference", 0.25, controls=("null", "positive"), per_secret=True),
     Check("membership_distance_auc", "attack", "upper_ci_at_most",

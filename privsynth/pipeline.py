@@ -18,9 +18,10 @@ from typing import Any, ContextManager, Iterator, Protocol
 
 import pandas as pd
 
-from privsynth.attacks.base import TaskMapper, attack_tables
+from privsynth.attacks.base import AttackData, TaskMapper, attack_tables
 from privsynth.attacks.membership.targets import plan_shadow_attack
-from privsynth.attacks.registry import run_checks
+from privsynth.attacks.registry import run_checks, run_on
+from privsynth.checks import CATALOGUE
 from privsynth.data.domain import PublicDomain
 from privsynth.data.fingerprint import rows_fingerprint
 from privsynth.data.inputs import Inputs, read_inputs
@@ -36,7 +37,7 @@ from privsynth.privacy.noise import NoiseSource, fresh_nonce
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import PrivateData
 from privsynth.release.bundle import RELEASE_DIR, REVIEW_DIR, release_reservation, reserve_run_folder, write_run_folder
-from privsynth.release.gate import decide, declared_checks
+from privsynth.release.gate import decide, declared_checks, null_feasibility
 from privsynth.release.manifest import PublicManifest
 from privsynth.report.documents import run_documents
 from privsynth.results import AttackResult, Decision, Guarantee, UtilityResult
@@ -148,25 +149,64 @@ def _task_mapper(model: ThreatModel) -> Iterator[TaskMapper]:
         yield task_mapper(client)
 
 
-def run_attacks(inputs: Inputs, model: ThreatModel, candidate: pd.DataFrame, names: list[str],
-                reporter: StepReporter) -> list[AttackResult]:
-    """Every declared attack on the candidate and its controls; the shadow attack gets its generator factory
-    (the release's kind, parameters and budget) and the cluster's task mapper injected here."""
+@dataclass(frozen=True)
+class AttackPlan:
+    """The attack tables and the null controls, measured before any budget is booked: what unseen real rows
+    score decides whether the declared gates could pass at all (release/gate.py ``null_feasibility``), and
+    how many anonymeter attacks the relative gates need. Internal: never released."""
+
+    data: AttackData
+    null_table: pd.DataFrame
+    nulls: dict[str, AttackResult]
+    #: the threat model's attacks.n_attacks when the plan raised it (None: kept)
+    declared_attacks: int | None = None
+
+
+def plan_attacks(loaded: LoadedThreatModel, inputs: Inputs, reporter: StepReporter | None = None) -> AttackPlan:
+    """Attack tables and null controls; raises ThreatModelError (before the fit, no budget spent) when unseen
+    real rows already fail a gate. When the relative gates' intervals are too wide for the declared
+    ``attacks.n_attacks`` and the attack tables hold enough rows, the count is raised (and the review says so)."""
+    model = loaded.model
     spec = model.attacks
     data, null_table = attack_tables(inputs.train, inputs.holdout, inputs.domain, spec.sample_size,
                                      model.attacker.known_columns, model.attacker.secret_columns, spec.n_attacks,
                                      spec.seed)
+    declared = declared_checks(model)
+    names = [n for n in dict.fromkeys(d.check.name for d in declared) if "null" in CATALOGUE[n].controls]
+    with (reporter or _Silent()).step("null"):
+        nulls = run_on(data, null_table, names)
+        available = min(len(data.members), len(data.control))
+        feasible = null_feasibility(declared, nulls, data.n_attacks, spec.sample_size)
+        declared_attacks = None
+        if feasible.attacks_needed and feasible.attacks_needed > data.n_attacks and available > data.n_attacks:
+            declared_attacks, data = data.n_attacks, replace(data, n_attacks=min(feasible.attacks_needed, available))
+            relative = [n for n in names if CATALOGUE[n].relative]
+            nulls.update(run_on(data, null_table, relative))
+            feasible = null_feasibility(declared, nulls, data.n_attacks, spec.sample_size)
+    if feasible.problems:
+        raise ThreatModelError(str(loaded.path), list(feasible.problems))
+    return AttackPlan(data, null_table, nulls, declared_attacks)
+
+
+def run_attacks(plan: AttackPlan, inputs: Inputs, model: ThreatModel, candidate: pd.DataFrame, names: list[str],
+                reporter: StepReporter) -> list[AttackResult]:
+    """Every declared attack on the candidate and its controls (the null controls measured by the plan); the
+    shadow attack gets its generator factory (the release's kind, parameters and budget) and the cluster's
+    task mapper injected here."""
+    spec = model.attacks
+    data, null_table = plan.data, plan.null_table
     with _task_mapper(model) as mapper:
         if spec.shadow.enabled:
             factory = ShadowGenerator(model.generator.kind, model.generator.params, model.privacy.epsilon,
                                       model.privacy.delta, model.privacy.allow_non_dp, inputs.domain,
                                       spec.shadow.synthetic_rows or 5 * spec.shadow.train_size, model.compute.device)
-            plan = plan_shadow_attack(inputs.train, inputs.holdout, inputs.train_rows, inputs.holdout_rows,
-                                      spec.shadow, inputs.domain, spec.seed, factory, mapper, model.privacy.delta,
-                                      lambda done, total: reporter.tasks(done, total, f"{factory.kind} shadow fits"))
-            data = replace(data, shadow=plan)
+            shadow = plan_shadow_attack(inputs.train, inputs.holdout, inputs.train_rows, inputs.holdout_rows,
+                                        spec.shadow, inputs.domain, spec.seed, factory, mapper, model.privacy.delta,
+                                        lambda done, total: reporter.tasks(done, total, f"{factory.kind} shadow fits"))
+            data = replace(data, shadow=shadow)
         return run_checks(data, candidate, names, {"null": null_table, "positive": data.members},
-                          lambda done, total: reporter.tasks(done, total, "attacks on candidate and controls"))
+                          lambda done, total: reporter.tasks(done, total, "attacks on candidate and controls"),
+                          measured_controls={"null": plan.nulls})
 
 
 @dataclass(frozen=True)
@@ -244,6 +284,7 @@ def evaluate(
     booking: Booking,
     noise: NoiseSource,
     inputs: Inputs,
+    plan: AttackPlan,
     reporter: StepReporter | None = None,
 ) -> Evaluation:
     """One pass of the loop without writing anything: fit (booked under ``name``), sample, attack, measure,
@@ -276,7 +317,7 @@ def evaluate(
     declared = declared_checks(model)
     names = list(dict.fromkeys(d.check.name for d in declared))
     with step("attacks"):
-        attacks = run_attacks(inputs, model, candidate, names, reporter)
+        attacks = run_attacks(plan, inputs, model, candidate, names, reporter)
     with step("utility"):
         utility = run_metrics(UtilityData(inputs.train, inputs.holdout, inputs.domain, model.data.target,
                                           model.attacks.seed), candidate, names)
@@ -343,10 +384,11 @@ def run(
     if replay_rows is not None and replay_rows != fingerprint:
         raise PrivsynthError("--replay: these are not the rows of the run being replayed (their keyed fingerprint "
                              "differs); replaying its noise on other rows would undo the guarantee, so it is refused")
+    plan = plan_attacks(loaded, inputs, reporter)
     run_dir = reserve_run_folder(out_dir, _run_name(model, started))
     try:
         ev = evaluate(loaded, run_dir.name, Booking(steward.ledger(), fingerprint, nonce.hex()), noise, inputs,
-                      reporter)
+                      plan, reporter)
         start = time.perf_counter()
         with (reporter or _Silent()).step("write"):
             documents = run_documents(ev, started, nonce, key, fingerprint, command)

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 from privsynth.errors import BudgetExceeded, PrivsynthError
 from privsynth.parallel import SYNCHRONOUS, compute_client, machine_workers, map_tasks
 from privsynth.data.inputs import Inputs
-from privsynth.pipeline import Booking, StepReporter, evaluate, prepare
+from privsynth.pipeline import AttackPlan, Booking, StepReporter, evaluate, plan_attacks, prepare
 from privsynth.privacy.home import StewardHome
 from privsynth.privacy.ledger import BudgetLedger
 from privsynth.privacy.noise import NoiseSource, fresh_nonce
@@ -87,13 +87,14 @@ def sweep(
     steward.check_outside(out_dir)
     key, split_nonce = steward.noise_key(), fresh_nonce()
     inputs, fingerprint = prepare(loaded, steward, NoiseSource.secret(key, split_nonce), reporter)
+    plan = plan_attacks(loaded, inputs, reporter)
     ledger = steward.ledger()
     _check_budget(ledger, model.dataset, sum(epsilons), model.privacy.total_epsilon)
     folder = reserve_run_folder(out_dir, f"{model.name}-sweep-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}")
     try:
         path = Path(threat_model).resolve()
         specs = [_PointSpec(path, tuple(overrides), epsilon, f"{folder.name}-eps{epsilon:g}", ledger.path, inputs,
-                            key, fresh_nonce(), fingerprint) for epsilon in epsilons]
+                            plan, key, fresh_nonce(), fingerprint) for epsilon in epsilons]
         points = _evaluate_points(specs, model, reporter)
         document = {"notice": INTERNAL_NOTICE, "sweep": folder.name, "threat_model": model.name,
                     "dataset": model.dataset, "generator": model.generator.kind, "epsilons": list(epsilons),
@@ -142,6 +143,7 @@ class _PointSpec:
     name: str
     ledger_path: Path
     inputs: Inputs
+    plan: AttackPlan
     noise_key: bytes
     nonce: bytes
     rows_fingerprint: str
@@ -152,7 +154,8 @@ def _evaluate_point(spec: _PointSpec, reporter: StepReporter | None = None) -> d
     loaded = load_threat_model(spec.threat_model,
                                (*spec.overrides, *spec.inner_overrides, f"privacy.epsilon={spec.epsilon}"))
     booking = Booking(BudgetLedger(spec.ledger_path), spec.rows_fingerprint, spec.nonce.hex(), "swept")
-    ev = evaluate(loaded, spec.name, booking, NoiseSource.secret(spec.noise_key, spec.nonce), spec.inputs, reporter)
+    ev = evaluate(loaded, spec.name, booking, NoiseSource.secret(spec.noise_key, spec.nonce), spec.inputs,
+                  spec.plan, reporter)
     return _point(spec.epsilon, ev)
 
 

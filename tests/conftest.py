@@ -77,6 +77,12 @@ def small_threat_model_doc(source: Path, **changes) -> dict:
     doc = yaml.safe_load(ADULT_YAML.read_text())
     doc["data"]["source"] = str(source)
     doc["attacks"] = {"sample_size": 300, "n_attacks": 100, "seed": 0, "shadow": {"enabled": False}}
+    # 300-row attack tables cannot judge the production thresholds: the run would refuse them before the fit
+    # (tests/test_gates_fit_the_table.py). Gates an ideal table of this size passes; linkability and attribute
+    # inference are reported (their null intervals here are about +-0.4 to +-0.5 wide)
+    doc["gates"].update({"singling_out_univariate": 0.3, "singling_out_multivariate": 0.4, "linkability": "report",
+                         "attribute_inference": "report", "membership_distance_auc": 0.75,
+                         "dcr_closer_to_train": 0.75, "membership_density_auc": 0.75})
     doc["compute"] = {"scheduler": "synchronous"}
     # the mechanics tests run MST (fast); AIM has its own tests and one end-to-end run, and the shadow attack
     # (one generator fit per shadow run) has its own tests in tests/attacks/test_audit.py

@@ -12,6 +12,7 @@ from privsynth.privacy.ledger import BudgetLedger
 from privsynth.data.inputs import read_inputs
 from privsynth.privacy.noise import NoiseSource
 from tests.conftest import TEST_NOISE_KEY
+from privsynth.pipeline import plan_attacks
 from privsynth.sweep import _evaluate_point, _PointSpec, parse_epsilons, sweep
 from privsynth.threat_model import load_threat_model
 
@@ -52,8 +53,10 @@ def test_sweep_draws_the_curve_and_releases_nothing(write_threat_model, tmp_path
     # same numbers: the curve does not depend on workers
     private = document["private"]
     split = NoiseSource.secret(TEST_NOISE_KEY, bytes.fromhex(private["split_nonce"])).generator("split")
-    inputs = read_inputs(load_threat_model(tm), split)
-    alone = _evaluate_point(_PointSpec(tm, (), 0.5, "alone", tmp_path / "alone.sqlite", inputs, TEST_NOISE_KEY,
+    loaded = load_threat_model(tm)
+    inputs = read_inputs(loaded, split)
+    alone = _evaluate_point(_PointSpec(tm, (), 0.5, "alone", tmp_path / "alone.sqlite", inputs,
+                                       plan_attacks(loaded, inputs), TEST_NOISE_KEY,
                                        bytes.fromhex(private["point_nonces"]["0.5"]), private["rows_fingerprint"],
                                        ("compute.scheduler=synchronous",)))
     assert alone["attacks"] == low["attacks"] and alone["utility"] == low["utility"]

@@ -29,19 +29,23 @@ def resolve(implementation: str, package: str = PACKAGE) -> Attack:
 
 def run_checks(data: AttackData, synthetic: pd.DataFrame, names: Sequence[str],
                controls: Mapping[str, pd.DataFrame],
-               progress: Callable[[int, int], None] = lambda done, total: None) -> list[AttackResult]:
+               progress: Callable[[int, int], None] = lambda done, total: None,
+               measured_controls: Mapping[str, Mapping[str, AttackResult]] | None = None) -> list[AttackResult]:
     """Every attack that measures one of ``names`` (catalogue names), on the candidate table, then on each
     control table its checks declare (``controls``: "null" and "positive" tables; one left out is not run);
-    a result carries its controls. ``progress(done, total)`` counts attack calls, for a progress display."""
+    a result carries its controls. ``measured_controls`` are controls already measured (the pipeline measures
+    the null control before the fit), by control and result name: those are not run again.
+    ``progress(done, total)`` counts attack calls, for a progress display."""
+    known = dict(measured_controls or {})
     chosen = [CATALOGUE[n] for n in names if CATALOGUE[n].kind == "attack"]
     plan = {implementation: sorted({control for c in chosen if c.implementation == implementation
-                                    for control in c.controls if control in controls})
+                                    for control in c.controls if control in controls and control not in known})
             for implementation in dict.fromkeys(c.implementation for c in chosen)}
     total, done = sum(1 + len(wanted) for wanted in plan.values()), 0
     results: list[AttackResult] = []
     for implementation, wanted in plan.items():
         attack = resolve(implementation)
-        measured: dict[str, dict[str, AttackResult]] = {}
+        measured: dict[str, dict[str, AttackResult]] = {control: dict(found) for control, found in known.items()}
         for control in wanted:
             measured[control] = {r.name: r for r in attack(data, controls[control])}
             done += 1
@@ -51,6 +55,11 @@ def run_checks(data: AttackData, synthetic: pd.DataFrame, names: Sequence[str],
         done += 1
         progress(done, total)
     return results
+
+
+def run_on(data: AttackData, table: pd.DataFrame, names: Sequence[str]) -> dict[str, AttackResult]:
+    """The attacks of ``names`` with ``table`` posing as the synthetic table (a control), by result name."""
+    return {r.name: r for r in run_checks(data, table, names, {})}
 
 
 def _with_controls(result: AttackResult, check: Check, measured: Mapping[str, Mapping[str, AttackResult]]

@@ -8,6 +8,8 @@ measured" and blocks. A result the catalogue does not know is an error, never a 
 Rules (privsynth/checks.py): ``upper_ci_at_most`` passes when the upper end of its 95% interval is within
 the threshold, so an uncertain result cannot pass on a lucky point estimate, and, for an attack with a
 positive control, when that control fired above the threshold (a blind attack proves nothing);
+``excess_over_null_at_most`` does the same on the risk above the null control, whose interval widens the
+excess's (the two half-widths add in quadrature: independent attacks on independent rows);
 ``lower_bound_at_most_claim`` (the epsilon audit) passes when the lower bound stays at or below the claimed
 epsilon; ``report_only`` and thresholds the threat model sets to 'report' are shown, never gated.
 """
@@ -15,11 +17,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence, TypeVar
+from typing import Iterable, Mapping, Sequence, TypeVar
 
 from privsynth.checks import CATALOGUE, Check, check_of
 from privsynth.errors import PrivsynthError
-from privsynth.results import AttackResult, Decision, GateFailure, UtilityResult
+from privsynth.results import AttackResult, Control, Decision, GateFailure, UtilityResult
 from privsynth.threat_model import CategoricalColumn, ThreatModel
 
 R = TypeVar("R", AttackResult, UtilityResult)
@@ -75,11 +77,27 @@ def _note(result: AttackResult | UtilityResult) -> str:
     return f" ({why})" if why else ""
 
 
+@dataclass(frozen=True)
+class Excess:
+    """A risk above its null control: the point difference and the upper end of its 95% interval."""
+
+    null: float
+    point: float
+    upper: float
+
+    @classmethod
+    def of(cls, result: AttackResult, null: Control) -> "Excess":
+        half = math.hypot(result.ci[1] - result.estimate, null.ci[1] - null.estimate)
+        return cls(null.estimate, result.estimate - null.estimate, result.estimate - null.estimate + half)
+
+
 def _judge(result: R, declared: Declared, claimed_epsilon: float | None) -> list[str]:
     """The reasons ``result`` fails ``declared`` (empty: it passes)."""
     upper = result.ci[1] if result.ci is not None else (result.estimate if isinstance(result, AttackResult)
                                                         else result.value)
     point = result.estimate if isinstance(result, AttackResult) else result.value
+    if declared.check.relative and isinstance(result, AttackResult):
+        return _judge_excess(result, declared.threshold)  # type: ignore[arg-type]
     if declared.check.rule == "lower_bound_at_most_claim":
         if point > claimed_epsilon:  # type: ignore[operator]
             return [f"the audited privacy loss is at least {point:.2f} (95% lower bound) but the generator claims "
@@ -102,6 +120,65 @@ def _judge(result: R, declared: Declared, claimed_epsilon: float | None) -> list
         reasons.append(f"note: even the null control (unseen real rows) reaches {null.ci[1]:.3f}, so the threshold "
                        "is below this attack's noise floor; raise it or increase attacks.n_attacks")
     return reasons
+
+
+def _judge_excess(result: AttackResult, threshold: float) -> list[str]:
+    null = result.null_control
+    if null is None or not _finite(null.estimate, *null.ci):
+        return ["not measured: its null control did not run, and the threshold bounds the risk above it"]
+    excess = Excess.of(result, null)
+    reasons = []
+    if excess.upper > threshold:
+        reasons.append(f"{result.estimate:.3f} against the null control's {null.estimate:.3f}: {excess.point:+.3f} "
+                       f"above it (95% CI up to {excess.upper:+.3f}) exceeds the threshold {threshold:g} above the null")
+    positive = result.positive_control
+    if positive is None or not _finite(positive.estimate):
+        reasons.append("not measured: its positive control did not run, so the attack may be blind")
+    elif not positive.estimate - null.estimate > threshold:
+        reasons.append(f"the attack is blind here: its positive control (the training rows themselves) scored "
+                       f"{positive.estimate:.3f}, only {positive.estimate - null.estimate:+.3f} above the null "
+                       f"control, not more than {threshold:g}")
+    return reasons
+
+
+@dataclass(frozen=True)
+class Feasibility:
+    """Whether the declared gates could pass for an ideal synthetic table, judged on the null control (unseen
+    real rows posing as the synthetic table: a table drawn from the population, no training row in it)."""
+
+    problems: tuple[str, ...]
+    #: anonymeter attacks per evaluator that would narrow the relative gates' intervals enough (None: enough)
+    attacks_needed: int | None
+
+
+def null_feasibility(declared: Sequence[Declared], nulls: Mapping[str, AttackResult], n_attacks: int,
+                     sample_size: int) -> Feasibility:
+    """Gates that unseen real rows already fail are threat-model errors, not blocks. An absolute gate fails
+    when the null's upper 95% end is above its threshold. A relative gate (risk above the null) of an ideal
+    table would have an excess of zero with about sqrt(2) times the null's half-width, so it fails when that
+    is above the threshold; more attacks narrow it (the half-width shrinks as 1/sqrt(n)): ``attacks_needed``
+    is the count that brings it to half the threshold, so an ideal table passes with about 97.5%."""
+    problems: list[str] = []
+    needed: int | None = None
+    for d in declared:
+        null = nulls.get(d.name)
+        if d.threshold is None or "null" not in d.check.controls or null is None or not _finite(null.estimate, *null.ci):
+            continue
+        if d.check.relative:
+            ideal = math.sqrt(2) * (null.ci[1] - null.estimate)
+            if ideal > d.threshold / 2:
+                needed = max(needed or 0, math.ceil(n_attacks * (ideal / (d.threshold / 2)) ** 2))
+            if ideal > d.threshold:
+                problems.append(f"gates.{d.check.name} = {d.threshold:g} above the null control: with {n_attacks} "
+                                f"attacks even an ideal table's interval reaches {ideal:+.3f} (the null control, "
+                                f"unseen real rows, scored {null.estimate:.3f} +- {null.ci[1] - null.estimate:.3f}); "
+                                f"raise the threshold to at least {2 * ideal:.2f}, or give more rows (attacks need "
+                                f"{needed} per side, attacks.sample_size is {sample_size})")
+        elif null.ci[1] > d.threshold:
+            problems.append(f"gates.{d.name} = {d.threshold:g}: unseen real rows (the null control) already reach "
+                            f"{null.estimate:.3f} (95% CI up to {null.ci[1]:.3f}), so no synthetic table could pass; "
+                            f"raise the threshold above {null.ci[1]:.3f} or attacks.sample_size (now {sample_size})")
+    return Feasibility(tuple(problems), needed)
 
 
 def _index(results: Iterable[R]) -> dict[str, R]:
@@ -139,13 +216,25 @@ def decide(declared: Sequence[Declared], attacks: Sequence[AttackResult], utilit
             continue
         bound = claimed_epsilon if d.check.rule == "lower_bound_at_most_claim" else d.threshold
         reasons = _judge(result, d, claimed_epsilon)
-        judged[d.name] = replace(result, threshold=bound, passed=not reasons, reason="; ".join(reasons) or None)
+        judged[d.name] = replace(result, threshold=bound, passed=not reasons, reason="; ".join(reasons) or None,
+                                 details=_with_excess(result, d))
         if reasons:
             failures.append(GateFailure(d.name, "; ".join(reasons)))
     ordered = [judged[d.name] for d in declared] + [r for n, r in judged.items()
                                                      if n not in {d.name for d in declared}]
     return ([r for r in ordered if isinstance(r, AttackResult)], [r for r in ordered if isinstance(r, UtilityResult)],
             Decision(released=not failures, failures=tuple(failures)))
+
+
+def _with_excess(result: AttackResult | UtilityResult, declared: Declared) -> dict[str, object]:
+    """A relative check's details say "null, candidate, threshold" in figures: the review shows all three."""
+    details = dict(result.details)
+    if declared.check.relative and isinstance(result, AttackResult) and result.null_control is not None:
+        excess = Excess.of(result, result.null_control)
+        details["threshold_is"] = "risk above the null control"
+        details["excess_over_null"] = {"null": excess.null, "candidate": result.estimate, "excess": excess.point,
+                                       "excess_ci_upper": excess.upper, "threshold": declared.threshold}
+    return details
 
 
 def _placeholder(declared: Declared, reason: str) -> AttackResult | UtilityResult:

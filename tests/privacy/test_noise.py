@@ -47,7 +47,8 @@ def test_simulated_noise_cannot_drive_a_released_fit(tmp_path, write_threat_mode
     home = StewardHome.locate(tmp_path / "home")
     inputs, fingerprint = prepare(loaded, home, NoiseSource.secret(b"k" * 32, b"n" * 32))
     with pytest.raises(PrivsynthError, match="secret source"):
-        evaluate(loaded, "run", Booking(home.ledger(), fingerprint, "00"), NoiseSource.simulation(0), inputs)
+        evaluate(loaded, "run", Booking(home.ledger(), fingerprint, "00"), NoiseSource.simulation(0), inputs,
+                 plan=None)  # refused before the attacks: no plan needed
     assert home.ledger().spends() == []
 
 

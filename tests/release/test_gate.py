@@ -10,10 +10,13 @@ from hypothesis import strategies as st
 
 from privsynth.checks import CATALOGUE
 from privsynth.errors import PrivsynthError
-from privsynth.release.gate import Declared, decide, declared_checks
+from privsynth.release.gate import Declared, decide, declared_checks, null_feasibility
 from privsynth.results import AttackResult, Control, UtilityResult
 
 POSITIVE = Control(0.9, (0.85, 0.95))
+#: a null control at zero with no width: a relative check's excess then equals its risk (the arithmetic of the
+#: absolute tests carries over)
+NULL0 = Control(0.0, (0.0, 0.0))
 
 
 def _declared(*names: str, threshold: float | None = None) -> list[Declared]:
@@ -25,7 +28,7 @@ def _declared(*names: str, threshold: float | None = None) -> list[Declared]:
 
 
 def _attack(name: str, estimate: float, high: float, n: int = 500, positive: Control | None = POSITIVE,
-            null: Control | None = None) -> AttackResult:
+            null: Control | None = NULL0) -> AttackResult:
     return AttackResult(name, estimate, (max(0.0, estimate - 0.02), high), n, positive_control=positive,
                         null_control=null)
 
@@ -52,7 +55,8 @@ def test_nothing_measured_blocks_everything_declared():
     (AttackResult("linkability", 0.0, (0.0, 0.0), 0, positive_control=POSITIVE), "n = 0"),
     (AttackResult("linkability", math.nan, (0.0, 0.1), 500, positive_control=POSITIVE), "not a finite"),
     (AttackResult("linkability", 0.01, (0.0, math.inf), 500, positive_control=POSITIVE), "not a finite"),
-    (AttackResult("linkability", 0.01, (0.0, 0.02), 500), "positive control did not run"),
+    (AttackResult("linkability", 0.01, (0.0, 0.02), 500, null_control=NULL0), "positive control did not run"),
+    (AttackResult("linkability", 0.01, (0.0, 0.02), 500, positive_control=POSITIVE), "null control did not run"),
 ])
 def test_a_result_on_nothing_or_without_its_control_blocks(result, why):
     """anonymeter with no data once returned 0.0 with interval (0, 0) from n = 0: a certain zero from nothing."""
@@ -72,9 +76,44 @@ def test_a_blind_attack_cannot_pass():
 
 
 def test_noise_floor_is_explained_when_the_null_control_also_fails():
-    noisy = _attack("linkability", 0.08, 0.15, null=Control(0.09, (0.02, 0.16)))
-    _, _, decision = decide(_declared("linkability"), [noisy], [], None)
+    noisy = _attack("membership_distance_auc", 0.58, 0.63, null=Control(0.6, (0.55, 0.65)))
+    _, _, decision = decide(_declared("membership_distance_auc"), [noisy], [], None)
     assert "noise floor" in decision.failures[0].reason
+
+
+def test_anonymeter_gates_bound_the_risk_above_the_null_control():
+    """A binary secret that a blind guess mostly gets right: unseen real rows already score 0.28; a candidate at
+    the same level adds nothing and passes a 0.25 gate, one well above it is blocked; the review gets all
+    three figures."""
+    null = Control(0.28, (0.23, 0.33))
+    same = AttackResult("attribute_inference:income", 0.30, (0.25, 0.35), 500, positive_control=POSITIVE,
+                        null_control=null)
+    attacks, _, decision = decide(_declared("attribute_inference:income"), [same], [], None)
+    assert decision.released and attacks[0].details["excess_over_null"]["null"] == 0.28
+    assert attacks[0].details["excess_over_null"]["excess_ci_upper"] == pytest.approx(0.02 + math.hypot(0.05, 0.05))
+    leaky = AttackResult("attribute_inference:income", 0.60, (0.55, 0.65), 500, positive_control=POSITIVE,
+                         null_control=null)
+    _, _, decision = decide(_declared("attribute_inference:income"), [leaky], [], None)
+    assert not decision.released and "above the null" in decision.failures[0].reason
+    # the positive control must rise above the null by more than the threshold, or the attack is blind here
+    blind = AttackResult("attribute_inference:income", 0.30, (0.25, 0.35), 500, null_control=null,
+                         positive_control=Control(0.45, (0.40, 0.50)))
+    _, _, decision = decide(_declared("attribute_inference:income"), [blind], [], None)
+    assert not decision.released and "blind" in decision.failures[0].reason
+
+
+def test_a_gate_that_unseen_real_rows_already_fail_is_a_threat_model_error():
+    declared = _declared("membership_distance_auc", "linkability")
+    nulls = {"membership_distance_auc": _attack("membership_distance_auc", 0.55, 0.62),
+             "linkability": _attack("linkability", 0.0, 0.02)}
+    found = null_feasibility(declared, nulls, n_attacks=500, sample_size=2000)
+    assert len(found.problems) == 1 and "gates.membership_distance_auc = 0.6" in found.problems[0]
+    assert "0.620" in found.problems[0] and found.attacks_needed is None
+    # a relative gate whose null interval is too wide: more attacks, by the 1/sqrt(n) law, to reach half the bar
+    wide = {"linkability": AttackResult("linkability", 0.05, (0.0, 0.15), 100)}
+    found = null_feasibility(_declared("linkability"), wide, n_attacks=100, sample_size=2000)
+    ideal = math.sqrt(2) * 0.10
+    assert found.problems and found.attacks_needed == pytest.approx(100 * (ideal / 0.05) ** 2, abs=1)
 
 
 def test_the_epsilon_audit_is_judged_against_the_claim_and_reported_without_one():
@@ -119,7 +158,9 @@ def _results(draw):
             out.append(UtilityResult(name, estimate, "lower_is_better", ci=(0.0, max(high, 0.0))))
         else:
             positive = draw(st.one_of(st.none(), st.floats(0, 1).map(lambda e: Control(e, (e, e)))))
-            out.append(AttackResult(name, estimate, (0.0, high), draw(st.integers(0, 50)), positive_control=positive))
+            null = draw(st.one_of(st.none(), st.floats(0, 1).map(lambda e: Control(e, (e, min(1.0, e + 0.05))))))
+            out.append(AttackResult(name, estimate, (0.0, high), draw(st.integers(0, 50)), positive_control=positive,
+                                    null_control=null))
     return out
 
 
@@ -135,6 +176,12 @@ def test_no_release_ever_lacks_a_gated_check_or_has_one_beyond_its_threshold(res
     for d in declared:
         result = by_name[d.name]
         figure = result.estimate if isinstance(result, AttackResult) else result.value
-        assert result.passed is True and math.isfinite(figure) and result.ci[1] <= d.threshold
+        assert result.passed is True and math.isfinite(figure)
+        if d.check.relative:  # the upper end of the risk above the null is within the threshold
+            null = result.null_control
+            excess_upper = figure - null.estimate + math.hypot(result.ci[1] - figure, null.ci[1] - null.estimate)
+            assert excess_upper <= d.threshold and result.positive_control.estimate - null.estimate > d.threshold
+        else:
+            assert result.ci[1] <= d.threshold
         if isinstance(result, AttackResult):
-            assert result.n > 0 and result.positive_control.estimate > d.threshold
+            assert result.n > 0 and result.positive_control is not None

@@ -18,6 +18,8 @@ transposed.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -136,7 +138,10 @@ def clique_marginals(tree: JunctionTree, potentials: Mapping[Clique, np.ndarray]
             quotient = np.divide(tables[i], sent, out=np.zeros_like(tables[i]), where=sent > 0)
             tables[child] = tables[child] * _rescaled(quotient.sum(axis=tree.down_axes[child])).reshape(
                 tree.in_child[child])
-    return [table * (total / table.sum()) for table in tables]
+    # a too-long trial step of mirror descent can push every cell of a clique below the float range: its mass
+    # is then 0 (or denormal) and the tables come out NaN or inf, which the line search rejects
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return [table * (total / table.sum()) for table in tables]
 
 
 def _rescaled(message: np.ndarray) -> np.ndarray:
@@ -221,7 +226,7 @@ def mirror_descent(tree: JunctionTree, loss: MarginalLoss, potentials: dict[Cliq
         trial_marginals, trial_tables = potential_marginals(tree, trial, total)
         trial_value, trial_residuals = loss.residuals(trial_marginals)
         decrease = sum(float(np.vdot(gradient[c], marginals[c] - trial_marginals[c])) for c in gradient)
-        if value - trial_value >= 0.5 * alpha * decrease:
+        if math.isfinite(trial_value) and value - trial_value >= 0.5 * alpha * decrease:
             potentials, marginals, tables, value = trial, trial_marginals, trial_tables, trial_value
             gradient = loss.gradient(trial_residuals, marginals)
             alpha *= 1.01

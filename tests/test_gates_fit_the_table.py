@@ -1,0 +1,35 @@
+"""Gates that fit the table (issue 21): a threshold that unseen real rows already fail stops the run before the
+fit, with one line naming the check and the null figure, and no budget booked; the anonymeter gates bound the
+risk above the null control, so a population-level guess is not blamed on the synthetic table."""
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from privsynth.cli import app
+from privsynth.privacy.ledger import BudgetLedger
+from tests.conftest import LOOSE_GATES
+
+
+def test_a_gate_the_holdout_already_fails_stops_before_the_fit(tmp_path, write_threat_model):
+    home = tmp_path / "home"
+    path = write_threat_model(**{**LOOSE_GATES, "gates__membership_distance_auc": 0.5})
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out"), "--home", str(home)])
+    assert result.exit_code == 2, result.output
+    assert "gates.membership_distance_auc = 0.5: unseen real rows (the null control) already reach" in \
+        " ".join(result.output.split())
+    assert "Traceback" not in result.output and "done fitting" not in result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not (home / "ledger.sqlite").exists() or BudgetLedger(home / "ledger.sqlite").spends() == []
+
+
+def test_the_review_states_null_candidate_and_threshold(pipeline_runs):
+    released, _ = pipeline_runs
+    report = json.loads((released.review_dir / "report.json").read_text())
+    relative = [a for a in report["attacks"] if a["name"].startswith(("singling_out", "linkability"))]
+    assert relative and all(a["details"]["threshold_is"] == "risk above the null control" for a in relative)
+    for attack in relative:
+        figures = attack["details"]["excess_over_null"]
+        assert figures["candidate"] == attack["estimate"] and figures["threshold"] == attack["threshold"]
+        assert figures["excess"] == figures["candidate"] - figures["null"]
