@@ -269,6 +269,8 @@ class Evaluation:
     timings: dict[str, float]
     #: rule violations in the source and in the generator's raw output: for the internal review, never released
     review: dict[str, Any] = field(default_factory=dict)
+    #: anonymeter attacks per evaluator, and the declared count when the plan raised it (review only)
+    attack_sizes: dict[str, Any] = field(default_factory=dict)
 
 
 def report_columns(model: ThreatModel, limit: int = 8) -> list[str]:
@@ -328,7 +330,10 @@ def evaluate(
     review = {"rule_violations_source": inputs.domain.rule_violations(inputs.train),
               "rule_violations_raw_output": dict(raw_rules.broken) if raw_rules is not None else {}}
     return Evaluation(loaded, name, inputs, guarantee, odometer, candidate, n_rows, attacks, utility, decision,
-                      comparison, _ledger_standing(booking.ledger, model.dataset), entry, timings, review)
+                      comparison, _ledger_standing(booking.ledger, model.dataset), entry, timings, review,
+                      {"n_attacks": plan.data.n_attacks, "n_attacks_declared": model.attacks.n_attacks,
+                       "raised_for_the_gates": plan.declared_attacks is not None,
+                       "rows_per_side": min(len(plan.data.members), len(plan.data.control))})
 
 
 def _ledger_standing(ledger: BudgetLedger, dataset: str) -> dict[str, Any] | None:

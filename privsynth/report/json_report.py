@@ -31,6 +31,7 @@ def build_report(
     epsilon_budget: float | None = None,
     ledger: dict[str, Any] | None = None,
     rule_violations: dict[str, Any] | None = None,
+    attack_sizes: dict[str, Any] | None = None,
     comparison: dict[str, Any] | None = None,
     charges: list[dict[str, Any]] | None = None,
     rows: int | None = None,
@@ -64,6 +65,7 @@ def build_report(
         "domain_check": None if domain_report is None else {
             "clipped": dict(domain_report.clipped), "mapped_to_fallback": dict(domain_report.mapped_to_fallback)},
         "rule_violations": dict(rule_violations or {}),
+        "attack_sizes": dict(attack_sizes or {}),
         "attacks": [_attack(a) for a in attacks],
         "utility": {u.name: {**u.to_dict(), "meaning": _meaning(u.name)} for u in utility},
         "timings": {k: round(v, 3) for k, v in timings.items()},
