@@ -54,7 +54,9 @@ def _errors() -> Iterator[None]:
 class _RichSteps:
     """Shows which step runs and how long each took (the CLI's progress display)."""
 
-    LABELS = {"read": "reading and checking the table", "fit": "fitting the generator",
+    LABELS = {"read": "reading and checking the table",
+              "null": "attacking unseen real rows (the null controls): can the declared gates pass at all?",
+              "fit": "fitting the generator",
               "sample": "sampling the candidate table",
               "attacks": "attacking the candidate: every declared check, with its controls",
               "utility": "measuring utility", "write": "writing the run folder"}
