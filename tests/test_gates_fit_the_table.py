@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
 from typer.testing import CliRunner
 
 from privsynth.cli import app
+from privsynth.generator_config import GaussianCopulaParams
+from privsynth.generators import registry
+from privsynth.generators.base import Generator, Progress, silent
+from privsynth.pipeline import run
 from privsynth.privacy.ledger import BudgetLedger
+from privsynth.privacy.private_data import PrivateData
+from privsynth.results import Guarantee
 from tests.conftest import LOOSE_GATES
 
 
@@ -34,3 +42,36 @@ def test_the_review_states_null_candidate_and_threshold(pipeline_runs):
         figures = attack["details"]["excess_over_null"]
         assert figures["candidate"] == attack["estimate"] and figures["threshold"] == attack["threshold"]
         assert figures["excess"] == figures["candidate"] - figures["null"]
+
+
+class CopyTrainingRows(Generator):
+    """A non-DP 'generator' that republishes its training rows (resampled): what the gate exists to stop."""
+
+    kind = "gaussian-copula"
+    is_dp = False
+    params_model = GaussianCopulaParams
+
+    def fit(self, private: PrivateData, progress: Progress = silent) -> "CopyTrainingRows":
+        self.rows_ = private.raw_frame_for_non_dp_baseline()
+        self.default_rows_ = len(self.rows_)
+        return self
+
+    def sample(self, n: int, seed: int) -> pd.DataFrame:
+        picks = np.random.default_rng(seed).integers(0, len(self.rows_), n)
+        return self.rows_.iloc[picks].reset_index(drop=True)
+
+    @property
+    def guarantee_(self) -> Guarantee:
+        return Guarantee(dp=False, mechanism="copies its training rows", epsilon=None, delta=None,
+                         accounting="none")
+
+
+def test_a_table_of_copied_training_rows_is_still_blocked(tmp_path, write_threat_model, monkeypatch):
+    """Relative anonymeter gates and the null preflight must not open the gate to a table that leaks."""
+    monkeypatch.setitem(registry.GENERATORS, "gaussian-copula", CopyTrainingRows)
+    path = write_threat_model(generator__kind="gaussian-copula", generator__params={},
+                              privacy__allow_non_dp=True, **LOOSE_GATES)
+    result = run(path, out=tmp_path / "out", home=tmp_path / "home")
+    failed = {f.check for f in result.decision.failures}
+    assert not result.decision.released and result.release_dir is None
+    assert {"exact_copies", "membership_distance_auc", "linkability"} <= failed, failed  # linkability: relative
