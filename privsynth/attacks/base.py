@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from privsynth.data.domain import PublicDomain
+from privsynth.data.sample import row_sample
 from privsynth.errors import DataError
 from privsynth.parallel import MapOutcome, Progress
 from privsynth.results import AttackResult
@@ -99,7 +100,4 @@ MAX_SYNTHETIC_ROWS = 50_000
 
 def synthetic_sample(synthetic: pd.DataFrame, seed: int, limit: int = MAX_SYNTHETIC_ROWS) -> pd.DataFrame:
     """``synthetic`` itself, or a seeded uniform sample of ``limit`` of its rows (in their original order)."""
-    if len(synthetic) <= limit:
-        return synthetic
-    rows = np.sort(np.random.default_rng([seed, 0x5A5]).choice(len(synthetic), limit, replace=False))
-    return synthetic.iloc[rows].reset_index(drop=True)
+    return row_sample(synthetic, seed, limit, stream=0x5A5)

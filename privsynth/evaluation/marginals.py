@@ -17,6 +17,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from privsynth.data import sample
 from privsynth.data.domain import PublicDomain
 from privsynth.evaluation.registry import UtilityData
 from privsynth.results import UtilityResult
@@ -27,10 +28,7 @@ MAX_ROWS = 50_000
 
 def row_sample(frame: pd.DataFrame, seed: int, limit: int = MAX_ROWS) -> pd.DataFrame:
     """``frame`` itself, or a seeded uniform sample of ``limit`` of its rows (in their original order)."""
-    if len(frame) <= limit:
-        return frame
-    rows = np.sort(np.random.default_rng([seed, 0xE5A]).choice(len(frame), limit, replace=False))
-    return frame.iloc[rows].reset_index(drop=True)
+    return sample.row_sample(frame, seed, limit, stream=0xE5A)
 
 
 def _marginal(codes: np.ndarray, sizes: np.ndarray, cols: tuple[int, ...], rows: np.ndarray) -> np.ndarray:

@@ -41,6 +41,8 @@ class Evaluated(Protocol):
     ledger: dict[str, Any] | None
     ledger_entry: int
     timings: dict[str, float]
+    review: dict[str, Any]
+    attack_sizes: dict[str, Any]
 
 
 @dataclass(frozen=True)
