@@ -335,7 +335,7 @@ def run(
     steward = StewardHome.locate(home)
     out_dir = Path(out) if out is not None else Path(model.output.directory)
     steward.check_outside(out_dir)
-    key = steward.noise_key()
+    key, signing_key = steward.noise_key(), steward.signing_key()
     nonce = fresh_nonce() if nonce is None else nonce
     noise = NoiseSource.secret(key, nonce)
     started = (started or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
@@ -349,7 +349,7 @@ def run(
                       reporter)
         start = time.perf_counter()
         with (reporter or _Silent()).step("write"):
-            documents = run_documents(ev, started, nonce, key, fingerprint, command)
+            documents = run_documents(ev, started, nonce, key, fingerprint, command, signing_key)
             write_run_folder(run_dir, documents.files)
     except BaseException:
         release_reservation(run_dir)
