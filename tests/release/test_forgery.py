@@ -233,3 +233,10 @@ def test_malformed_signature_file_is_an_integrity_error(content, released_run):
     (released_run / "release" / "signature.json").write_bytes(content)
     with pytest.raises(IntegrityError, match="signature"):
         load(released_run)
+
+
+def test_the_signing_key_is_created_once_with_mode_0600(tmp_path):
+    home = StewardHome(tmp_path / "home")
+    seed = home.signing_key()
+    assert len(seed) == 32 and home.signing_key() == seed
+    assert (home.signing_key_path.stat().st_mode & 0o777) == 0o600
