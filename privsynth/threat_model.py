@@ -247,6 +247,12 @@ class ThreatModel(_Strict):
             unknown = [c for c in names if c not in declared]
             if unknown:
                 problems.append(f"{where} names undeclared column(s) {unknown}; declare them under data.columns")
+        for where, names in (("attacker.known_columns", self.attacker.known_columns),
+                             ("attacker.secret_columns", self.attacker.secret_columns)):
+            dropped = [c for c in names if c in self.data.drop_columns]
+            if dropped:
+                problems.append(f"{where} {dropped} are also in data.drop_columns, so no attack could use them; "
+                                "keep them or take them out of the attacker section")
         overlap = set(self.attacker.known_columns) & set(self.attacker.secret_columns)
         if overlap:
             problems.append(f"attacker: {sorted(overlap)} cannot be both known and secret")

@@ -38,6 +38,22 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def check_output_folder(out_dir: Path) -> None:
+    """Refuse an output folder that cannot take a run folder, before the run reads data or books budget: create
+    it if needed, then create and remove a probe folder in it (permission bits alone say nothing to root or on
+    a read-only mount)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReleaseError(f"{out_dir}: is a file, not a folder; choose an output folder with --out")
+    probe = out_dir / f"{TMP_PREFIX}probe-{uuid.uuid4().hex[:8]}"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        raise ReleaseError(f"{out_dir}: the output folder is not writable ({exc.strerror}); fix its permissions or "
+                           "choose another with --out") from None
+
+
 def reserve_run_folder(out_dir: Path, name: str) -> Path:
     """Create ``out_dir/name`` (or the first free ``name-N``) empty, and return it: the run's final folder."""
     try:
