@@ -229,7 +229,7 @@ def _print_results(report: dict) -> None:
         table.add_column(column, justify="left" if column == "check" else "right")
     for attack in report["attacks"]:
         null, pos = attack.get("null_control") or {}, attack.get("positive_control") or {}
-        table.add_row(attack["name"], _fmt(attack["estimate"]), f"[{attack['ci'][0]:.3f}, {attack['ci'][1]:.3f}]",
+        table.add_row(attack["name"], _fmt(attack["estimate"]), f"[{_fmt(attack['ci'][0])}, {_fmt(attack['ci'][1])}]",
                       _fmt(attack["threshold"]), _fmt(null.get("estimate")), _fmt(pos.get("estimate")),
                       _verdict(attack["passed"]))
     for name, metric in report["utility"].items():
@@ -332,7 +332,7 @@ def _why(point: dict) -> str:
     interval, so that is what is ranked and shown, not the point estimate."""
     if point["failed_checks"]:
         return ", ".join(c["check"] for c in point["failed_checks"])
-    judged = [a for a in point["attacks"] if a["threshold"]]
+    judged = [a for a in point["attacks"] if a["threshold"] and a["ci"][1] is not None]
     if not judged:
         return "–"
     closest = max(judged, key=lambda a: a["ci"][1] / a["threshold"])
