@@ -64,6 +64,19 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    """PyYAML writes ``&id001`` / ``*id001`` when one object appears twice in a document; ``load`` refuses
+    those, so what privsynth writes never uses them."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump(document: Any, **options: Any) -> str:
+    """YAML text of ``document`` that ``load`` reads back (no anchors or aliases)."""
+    return yaml.dump(document, Dumper=_NoAliasDumper, **options)
+
+
 def load(text: str) -> Any:
     """Parse a threat model's text (or a ``--set`` value); raises UnsafeYAML for refused features and
     yaml.YAMLError for bad syntax."""

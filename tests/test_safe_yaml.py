@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privsynth.safe_yaml import MAX_BYTES, MAX_DEPTH, UnsafeYAML, load, quote
+from privsynth.safe_yaml import MAX_BYTES, MAX_DEPTH, UnsafeYAML, dump, load, quote
 
 BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
     f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
@@ -70,3 +70,9 @@ documents = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_si
 def test_plain_documents_read_as_the_safe_loader_reads_them(document):
     text = yaml.safe_dump(document, sort_keys=False)
     assert load(text) == yaml.safe_load(text)
+
+
+def test_dump_writes_no_aliases_for_shared_objects():
+    shared = ["a", "b"]
+    text = dump({"x": shared, "y": shared})
+    assert "&" not in text and load(text) == {"x": ["a", "b"], "y": ["a", "b"]}
