@@ -356,7 +356,8 @@ def run(
     steward = StewardHome.locate(home)
     out_dir = Path(out) if out is not None else Path(model.output.directory)
     steward.check_outside(out_dir)
-    check_output_folder(out_dir)
+    for name in check_output_folder(out_dir):
+        (reporter or _Silent()).progress(f"removed {out_dir / name}: the temporary folder of a run killed while writing")
     key, signing_key = steward.noise_key(), steward.signing_key()
     nonce = fresh_nonce() if nonce is None else nonce
     noise = NoiseSource.secret(key, nonce)
