@@ -65,6 +65,19 @@ def _rows(n: int, **changes) -> Callable[[Path, Path], Path]:
     return make
 
 
+def _separated(separator: str) -> Callable[[Path, Path], Path]:
+    """The small table saved with another separator (a spreadsheet's export in many locales)."""
+
+    def make(tmp: Path, csv: Path) -> Path:
+        data = tmp / "semicolons.csv"
+        pd.read_csv(csv, dtype=str, keep_default_na=False).to_csv(data, index=False, sep=separator)
+        path = tmp / "tm.yaml"
+        path.write_text(yaml.safe_dump(small_threat_model_doc(data), sort_keys=False))
+        return path
+
+    return make
+
+
 def _free_port() -> int:
     """A local port nothing listens on (bound, then released)."""
     with socket.socket() as sock:
@@ -99,6 +112,8 @@ CASES: dict[str, tuple[Callable[[Path, Path], Path], list[str], list[str]]] = {
         _doc(attacks__shadow={"enabled": True, "shadow_runs": 4, "train_size": 5000}), [],
         ["attacks.shadow.train_size 5000", "holdout rows"]),
     "unreachable scheduler": (_unreachable_scheduler, [], ["compute.scheduler", "cannot reach"]),
+    "semicolon-separated CSV": (_separated(";"), [], ["separated by semicolons"]),
+    "data.source is a folder": (_doc(data__source="."), [], ["is a folder"]),
 }
 
 
