@@ -186,7 +186,12 @@ def run(
     _print_results(result.report)
     out.print(f"review package (internal, do not share): {result.review_dir}", soft_wrap=True)
     if result.decision.released:
+        from privsynth.release.signing import SIGNATURE_NAME, read_signature
+
         out.print(f"[bold green]RELEASED[/] {result.release_dir}", soft_wrap=True)
+        signer = read_signature(result.release_dir / SIGNATURE_NAME).get("key_fingerprint")
+        out.print(f"signed by key {signer}: give analysts this fingerprint to pin (load(..., trusted_key=...), "
+                  "privsynth inspect --key)", soft_wrap=True)
         return
     out.print(f"[bold red]BLOCKED[/] no synthetic table was written; reasons in {result.review_dir / 'report.html'}",
               soft_wrap=True)
@@ -226,7 +231,7 @@ def _print_results(report: dict) -> None:
         table.add_column(column, justify="left" if column == "check" else "right")
     for attack in report["attacks"]:
         null, pos = attack.get("null_control") or {}, attack.get("positive_control") or {}
-        table.add_row(attack["name"], _fmt(attack["estimate"]), f"[{attack['ci'][0]:.3f}, {attack['ci'][1]:.3f}]",
+        table.add_row(attack["name"], _fmt(attack["estimate"]), f"[{_fmt(attack['ci'][0])}, {_fmt(attack['ci'][1])}]",
                       _fmt(attack["threshold"]), _fmt(null.get("estimate")), _fmt(pos.get("estimate")),
                       _verdict(attack["passed"]))
     for name, metric in report["utility"].items():
@@ -242,10 +247,14 @@ def _verdict(passed: Optional[bool]) -> str:
 
 
 @app.command()
-def inspect(path: Path = typer.Argument(..., help="A release folder, its run folder, or its manifest.json.")) -> None:
-    """Verify a public release and print its provenance (public facts and DP outputs only).
+def inspect(
+    path: Path = typer.Argument(..., help="A release folder, its run folder, or its manifest.json."),
+    key: Optional[str] = typer.Option(None, "--key", help="The steward's key fingerprint (hex, as `inspect` prints "
+                                      "it) or base64 public key: refuse a release signed by any other key."),
+) -> None:
+    """Verify a public release (its signature first) and print its provenance (public facts and DP outputs only).
 
-    Example: privsynth inspect reports/adult-20261124T120000Z/release
+    Example: privsynth inspect reports/adult-20261124T120000Z/release --key 3f9a…(the steward's fingerprint)
     """
     import warnings
 
@@ -254,16 +263,19 @@ def inspect(path: Path = typer.Argument(..., help="A release folder, its run fol
     with _errors():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", LegacyReleaseWarning)
-            frame = load(path)
+            frame = load(path, trusted_key=key)
         if caught:
             console.print(f"[yellow]![/] {' '.join(str(caught[0].message).split())}", soft_wrap=True)
             out.print(f"legacy release {frame.attrs['privsynth'].get('run')}: every file hash verified "
                       f"({len(frame)} rows); see the warning above")
             return
-        folder, manifest = verify(path)
+        verified = verify(path, trusted_key=key)
+    folder, manifest, signer = verified.folder, verified.manifest, verified.signer
     privacy, dp = manifest.privacy, manifest.dp_outputs
     rows = [
-        ("run", manifest.run), ("status", "released, manifest and every file hash verified"),
+        ("run", manifest.run), ("status", "released, signature, manifest and every file hash verified"),
+        ("signed by", f"key {signer.fingerprint}" + (" (matches --key)" if signer.pinned else
+                                                     " (not pinned: compare it with the steward's, or pass --key)")),
         ("release folder", str(folder)), ("started (UTC)", manifest.started_utc), ("data set", manifest.dataset),
         ("threat model", f"sha256 {manifest.threat_model.sha256[:16]}… (public parts only)"),
         ("generator", f"{manifest.generator.kind} params {manifest.generator.params} seed {manifest.generator.seed}"),
@@ -322,7 +334,7 @@ def _why(point: dict) -> str:
     interval, so that is what is ranked and shown, not the point estimate."""
     if point["failed_checks"]:
         return ", ".join(c["check"] for c in point["failed_checks"])
-    judged = [a for a in point["attacks"] if a["threshold"]]
+    judged = [a for a in point["attacks"] if a["threshold"] and a["ci"][1] is not None]
     if not judged:
         return "–"
     closest = max(judged, key=lambda a: a["ci"][1] / a["threshold"])

@@ -8,9 +8,29 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from privsynth.rules import ColumnFacts
+
+
+def plain_number(value: Any) -> Any:
+    """Refuse what pydantic's lax mode would turn into a number by accident: a YAML boolean (``epsilon: true``
+    would read as 1) and NaN (which fails every bound with a misleading message, "must be <= 100"). Anything
+    else passes on to the field's own type and bounds."""
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is a boolean, not a number (write the number)")
+    as_text = value.strip().lower() if isinstance(value, str) else None
+    if (isinstance(value, float) and math.isnan(value)) or as_text in ("nan", ".nan", "+nan", "-nan"):
+        raise ValueError("NaN is not a number (write a number)")
+    return value
+
+
+#: a float field of the threat model that refuses booleans and NaN by name
+Number = Annotated[float, BeforeValidator(plain_number)]
+
+
+#: the range of a 64-bit integer column, as floats (2**63 - 1 is not a float; 2**63 is the first value past it)
+INT64_MIN, INT64_LIMIT = -float(2**63), float(2**63)
 
 
 class Strict(BaseModel):
@@ -21,8 +41,8 @@ class Strict(BaseModel):
 
 class NumericColumn(Strict):
     type: Literal["integer", "float"] = Field(description="A number: integer or float.")
-    min: float = Field(description="Public lower bound (documentation or a legal range, never read from data).")
-    max: float = Field(description="Public upper bound (documentation or a legal range, never read from data).")
+    min: Number = Field(description="Public lower bound (documentation or a legal range, never read from data).")
+    max: Number = Field(description="Public upper bound (documentation or a legal range, never read from data).")
     missing: bool = Field(default=False, description="Whether the column may be empty (missing is its own code).")
     bins: int | Literal["quantile"] | None = Field(
         default=None,
@@ -31,14 +51,14 @@ class NumericColumn(Strict):
         "N: N bins, equal-width on the column's scale. 'quantile': quantile_bins cut points bought with "
         "quantile_share of the budget through a DP quantile mechanism (they are published as DP outputs).",
     )
-    edges: list[float] | None = Field(
+    edges: list[Number] | None = Field(
         default=None, description="Explicit public cut points strictly inside (min, max), increasing; "
         "replaces bins.")
     scale: Literal["linear", "log"] = Field(
         default="linear", description="log: bins equal-width in sign(x)*log(1+|x|), for heavy-tailed ranges "
         "(incomes, weights, counts); it crosses zero symmetrically.")
     quantile_bins: int = Field(default=16, ge=2, le=256, description="Bins when bins: quantile (ignored otherwise).")
-    quantile_share: float = Field(
+    quantile_share: Number = Field(
         default=0.02, gt=0.0, le=0.5, description="Share of the run's privacy budget (zCDP rho) spent on this "
         "column's cut points when bins: quantile (ignored otherwise).")
     within_bin: Literal["interpolated", "uniform"] = Field(
@@ -59,6 +79,9 @@ class NumericColumn(Strict):
             raise ValueError(f"min ({self.min}) must be below max ({self.max})")
         if self.type == "integer" and (self.min != int(self.min) or self.max != int(self.max)):
             raise ValueError("an integer column needs integer min and max")
+        if self.type == "integer" and not (INT64_MIN <= self.min and self.max < INT64_LIMIT):
+            raise ValueError(f"integer bounds [{self.min:g}, {self.max:g}] go beyond the 64-bit integer range "
+                             "(about ±9.2e18) a table can hold exactly; use type: float, or bounds inside it")
         return self
 
     @model_validator(mode="after")

@@ -84,11 +84,17 @@ class SDVNeuralParams(_Params):
     batch_size: int = Field(default=500, ge=10, description="Batch size (SDV needs a multiple of 10 for CTGAN).")
 
 
+#: the most rows a run samples: refused at validation, before any budget is booked (issue 23: a larger table
+#: ran out of memory after the fit)
+MAX_SAMPLED_ROWS = 10_000_000
+
+
 class _GeneratorBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     seed: int = Field(default=0, ge=0, description="Public seed of sampling and attacks; it fixes no DP noise.")
-    n_rows: int | None = Field(default=None, ge=1, le=100_000_000, description="Rows to sample; default: the "
-                               "generator's own (noisy) estimate of the training rows.")
+    n_rows: int | None = Field(default=None, ge=1, le=MAX_SAMPLED_ROWS, description="Rows to sample; default: the "
+                               "generator's own (noisy) estimate of the training rows. At most 10,000,000: a larger "
+                               "table ran out of memory after the fit, when its budget was already spent.")
 
     @model_validator(mode="before")
     @classmethod

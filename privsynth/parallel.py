@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import time
 import traceback
 import uuid
@@ -30,6 +31,22 @@ SYNCHRONOUS = "synchronous"
 
 Progress = Callable[[int, int], None]
 CONNECT_TIMEOUT = "20s"  # to an existing scheduler
+
+
+def check_scheduler(scheduler: str | None, timeout: float = 5.0) -> None:
+    """Refuse an unreachable ``tcp://host:port`` scheduler before a run books budget: the shadow attack would
+    only find out after the fit. A plain TCP connection, no dask handshake (``compute_client`` does that);
+    other schemes (tls, inproc, ucx) and the local cluster are left to it."""
+    if not scheduler or not scheduler.startswith("tcp://"):
+        return
+    host, _, port = scheduler[len("tcp://"):].rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=timeout):
+            return
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    raise PrivsynthError(f"compute.scheduler: cannot reach the dask scheduler at {scheduler[:80]!r} ({reason}); "
+                         "start it (`dask scheduler`) or set compute.scheduler: null for a local cluster")
 
 
 @dataclass(frozen=True)

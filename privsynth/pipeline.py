@@ -18,25 +18,26 @@ from typing import Any, ContextManager, Iterator, Protocol
 
 import pandas as pd
 
-from privsynth.attacks.base import AttackData, TaskMapper, attack_tables
+from privsynth.attacks.base import AttackData, TaskMapper, attack_sample_size, attack_tables
 from privsynth.attacks.membership.targets import plan_shadow_attack
 from privsynth.attacks.registry import run_checks, run_on
 from privsynth.checks import CATALOGUE
 from privsynth.data.domain import PublicDomain
 from privsynth.data.fingerprint import rows_fingerprint
 from privsynth.data.inputs import Inputs, read_inputs
-from privsynth.errors import PrivsynthError, ThreatModelError
+from privsynth.errors import DataError, PrivsynthError, ThreatModelError
 from privsynth.evaluation.comparison import association_matrices, marginal_shares
 from privsynth.evaluation.registry import UtilityData, run_metrics
 from privsynth.generators.base import Generator
 from privsynth.generators.registry import check_device, is_dp, make_generator, structure_problems
-from privsynth.parallel import compute_client, machine_workers, task_mapper
+from privsynth.parallel import check_scheduler, compute_client, machine_workers, task_mapper
 from privsynth.privacy.home import StewardHome
 from privsynth.privacy.ledger import BudgetLedger, Outcome
 from privsynth.privacy.noise import NoiseSource, fresh_nonce
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import PrivateData
-from privsynth.release.bundle import RELEASE_DIR, REVIEW_DIR, release_reservation, reserve_run_folder, write_run_folder
+from privsynth.release.bundle import (RELEASE_DIR, REVIEW_DIR, check_output_folder, release_reservation,
+                                     reserve_run_folder, write_run_folder)
 from privsynth.release.gate import decide, declared_checks, null_feasibility
 from privsynth.release.manifest import PublicManifest
 from privsynth.report.documents import run_documents
@@ -347,12 +348,32 @@ def _ledger_standing(ledger: BudgetLedger, dataset: str) -> dict[str, Any] | Non
             "total_delta": b.dataset.total_delta, "remaining": b.remaining_epsilon}
 
 
+def size_preflight(model: ThreatModel, inputs: Inputs) -> None:
+    """Refusals that need the tables' sizes but no fit, so that no budget is booked for a run bound to fail:
+    too few rows for the attacks, a shadow training set larger than the holdout it is drawn from. The row
+    counts in these messages go to the steward only (they are never released)."""
+    attack_sample_size(len(inputs.train), len(inputs.holdout), model.attacks.sample_size)
+    shadow = model.attacks.shadow
+    if shadow.enabled:
+        named = set(shadow.target_rows)
+        in_holdout = 0 if inputs.holdout_rows is None else sum(int(r) in named for r in inputs.holdout_rows)
+        population = len(inputs.holdout) - in_holdout
+        if shadow.train_size > population:
+            raise DataError(f"attacks.shadow.train_size {shadow.train_size} exceeds the {population} holdout rows the "
+                            "attacker draws shadow training sets from; lower it or raise data.holdout_fraction")
+
+
 def prepare(loaded: LoadedThreatModel, home: StewardHome, noise: NoiseSource,
             reporter: StepReporter | None = None) -> tuple[Inputs, str]:
-    """Preflight, read and split the data, and fingerprint its rows under the steward's key."""
-    preflight(loaded.model)
+    """Preflight, read and split the data, check its sizes, and fingerprint its rows under the steward's key.
+    Everything here comes before the ledger reservation: a refusal costs no budget."""
+    model = loaded.model
+    preflight(model)
+    if model.attacks.shadow.enabled:
+        check_scheduler(model.compute.scheduler)
     with (reporter or _Silent()).step("read"):
         inputs = read_inputs(loaded, noise.generator("split"))
+        size_preflight(model, inputs)
     return inputs, rows_fingerprint(inputs.rows, home.noise_key())
 
 
@@ -381,7 +402,9 @@ def run(
     steward = StewardHome.locate(home)
     out_dir = Path(out) if out is not None else Path(model.output.directory)
     steward.check_outside(out_dir)
-    key = steward.noise_key()
+    for name in check_output_folder(out_dir):
+        (reporter or _Silent()).progress(f"removed {out_dir / name}: the temporary folder of a run killed while writing")
+    key, signing_key = steward.noise_key(), steward.signing_key()
     nonce = fresh_nonce() if nonce is None else nonce
     noise = NoiseSource.secret(key, nonce)
     started = (started or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
@@ -396,7 +419,7 @@ def run(
                       plan, reporter)
         start = time.perf_counter()
         with (reporter or _Silent()).step("write"):
-            documents = run_documents(ev, started, nonce, key, fingerprint, command)
+            documents = run_documents(ev, started, nonce, key, fingerprint, command, signing_key)
             write_run_folder(run_dir, documents.files)
     except BaseException:
         release_reservation(run_dir)

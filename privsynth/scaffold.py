@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
+from privsynth import safe_yaml
 from privsynth.data.binning import heavy_tailed_range
 from privsynth.data.io import read_raw
 from privsynth.errors import DataError
@@ -73,7 +73,7 @@ def scaffold_threat_model(data: Path, output: Path, name: str | None = None) -> 
         "generator": {"kind": "mst", "params": {}, "seed": 0},
         "output": {"directory": "reports", "formats": ["parquet"]},
     }
-    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110)
+    text = safe_yaml.dump(document, sort_keys=False, allow_unicode=True, width=110)
     for column, note in notes.items():
         text = text.replace(f"\n    {column}:\n", f"\n    {column}:  # TODO {note}\n", 1)
     header = ("# Threat model drafted by `privsynth init`. Nothing here is public until a person says so.\n"

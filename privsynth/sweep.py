@@ -31,7 +31,8 @@ from privsynth.pipeline import AttackPlan, Booking, StepReporter, evaluate, plan
 from privsynth.privacy.home import StewardHome
 from privsynth.privacy.ledger import BudgetLedger
 from privsynth.privacy.noise import NoiseSource, fresh_nonce
-from privsynth.release.bundle import REVIEW_DIR, release_reservation, reserve_run_folder, write_run_folder
+from privsynth.release.bundle import (REVIEW_DIR, check_output_folder, release_reservation, reserve_run_folder,
+                                     write_run_folder)
 from privsynth.report.html import render_sweep_html
 from privsynth.report.json_report import INTERNAL_NOTICE
 from privsynth.report.plots import sweep_chart
@@ -85,6 +86,7 @@ def sweep(
     steward = StewardHome.locate(home)
     out_dir = Path(out) if out is not None else Path(model.output.directory)
     steward.check_outside(out_dir)
+    check_output_folder(out_dir)
     key, split_nonce = steward.noise_key(), fresh_nonce()
     inputs, fingerprint = prepare(loaded, steward, NoiseSource.secret(key, split_nonce), reporter)
     plan = plan_attacks(loaded, inputs, reporter)

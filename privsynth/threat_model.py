@@ -14,20 +14,26 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, field_validator,
+                      model_validator)
 
 from privsynth.checks import CATALOGUE, Check
 from privsynth.generator_config import AIMGenerator, GeneratorSpec
-from privsynth.columns import (CategoricalColumn, ColumnSpec, NumericColumn, ParentSpec, column_facts,
+from privsynth.columns import (CategoricalColumn, ColumnSpec, Number, NumericColumn, ParentSpec, column_facts,
                                hierarchy_problems)
 from privsynth.columns import Strict as _Strict
+from privsynth.columns import plain_number
 from privsynth.errors import ThreatModelError
 from privsynth.rules import RuleSyntaxError, parse_rule, rule_problems
+from privsynth.safe_yaml import MAX_BYTES, UnsafeYAML, quote
+from privsynth.safe_yaml import load as safe_load
 
 __all__ = ["BUNDLED_PREFIX", "CategoricalColumn", "ColumnSpec", "DataSpec", "LoadedThreatModel", "NumericColumn",
            "ParentSpec", "ThreatModel", "json_schema", "load_threat_model", "parse_override"]
 
 BUNDLED_PREFIX = "bundled:"
+#: characters of a user's text quoted in a message
+QUOTE = 60
 #: what a public document shows in place of a path on the steward's machine
 PRIVATE_PLACEHOLDER = "(private)"
 
@@ -39,7 +45,7 @@ class DataSpec(_Strict):
         description="The registered name of the data set in the budget ledger (default: the threat model's name). "
         "Every run of the same data must use the same name: budgets are booked against it, not against a file.")
     holdout: str | None = Field(default=None, description="Optional separate holdout file (same columns).")
-    holdout_fraction: float = Field(default=0.2, gt=0.0, lt=1.0, description="Without a holdout file, each row "
+    holdout_fraction: Number = Field(default=0.2, gt=0.0, lt=1.0, description="Without a holdout file, each row "
                                     "goes to the holdout with this probability, by the run's secret randomness.")
     drop_columns: list[str] = Field(default_factory=list, description="Declared columns left out of synthesis.")
     out_of_domain: Literal["error", "clip"] = Field(
@@ -99,15 +105,15 @@ class AttackerSpec(_Strict):
 
 
 class PrivacySpec(_Strict):
-    epsilon: float = Field(gt=0.0, le=100.0, description="This run's privacy budget epsilon.")
-    delta: float = Field(default=1e-9, gt=0.0, lt=1.0, description="This run's delta (well below 1 / rows).")
+    epsilon: Number = Field(gt=0.0, le=100.0, description="This run's privacy budget epsilon.")
+    delta: Number = Field(default=1e-9, gt=0.0, lt=1.0, description="This run's delta (well below 1 / rows).")
     allow_non_dp: bool = Field(default=False, description="Permit generators without a DP guarantee.")
-    total_epsilon: float | None = Field(
+    total_epsilon: Number | None = Field(
         default=None, gt=0.0, description="Budget for ALL runs of the data set (data.dataset) in the steward's "
         "ledger, fixed when the data set is first registered: a later run may lower it, never raise it. A run whose "
         "epsilon would bring the spend above it is refused before training. null: the registered total applies "
         "(uncapped if none was ever declared).")
-    total_delta: float | None = Field(
+    total_delta: Number | None = Field(
         default=None, gt=0.0, lt=1.0, description="Cap on the sum of the deltas of all runs of the data set, "
         "registered like total_epsilon.")
 
@@ -171,12 +177,12 @@ class ComputeSpec(_Strict):
     def _known_scheduler(cls, value: str | None) -> str | None:
         if value is None or value == "synchronous" or re.match(r"^(tcp|tls|inproc|ucx)://\S+$", value):
             return value
-        raise ValueError(f"{value!r} is not null, 'synchronous' or a scheduler address like tcp://host:8786")
+        raise ValueError(f"{quote(value)} is not null, 'synchronous' or a scheduler address like tcp://host:8786")
 
 
 def _gate_field(check: Check) -> tuple[Any, Any]:
     low, high = check.threshold_range
-    return (float | Literal["report"], Field(
+    return (Annotated[float | Literal["report"], BeforeValidator(plain_number)], Field(
         default=check.default_threshold,
         description=f"{check.meaning}. Blocks when the upper end of its 95% interval exceeds this (between {low:g} "
                     f"and {high:g}), or 'report' to measure it without gating."))
@@ -241,6 +247,12 @@ class ThreatModel(_Strict):
             unknown = [c for c in names if c not in declared]
             if unknown:
                 problems.append(f"{where} names undeclared column(s) {unknown}; declare them under data.columns")
+        for where, names in (("attacker.known_columns", self.attacker.known_columns),
+                             ("attacker.secret_columns", self.attacker.secret_columns)):
+            dropped = [c for c in names if c in self.data.drop_columns]
+            if dropped:
+                problems.append(f"{where} {dropped} are also in data.drop_columns, so no attack could use them; "
+                                "keep them or take them out of the attacker section")
         overlap = set(self.attacker.known_columns) & set(self.attacker.secret_columns)
         if overlap:
             problems.append(f"attacker: {sorted(overlap)} cannot be both known and secret")
@@ -326,28 +338,35 @@ _FIXES = {
 }
 
 
+def _cut(text: str, limit: int) -> str:
+    """Messages may quote what the user wrote (a key, a rule, an address): never more than ``limit`` characters."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _problems(err: ValidationError) -> list[str]:
     out = []
     for e in err.errors():
         loc = _format_location(tuple(e["loc"]))
         if e["type"] in ("union_tag_invalid", "union_tag_not_found"):  # name the field the user wrote
             loc += "." + str(e.get("ctx", {}).get("discriminator", "kind")).strip("'")
-        msg = e["msg"].removeprefix("Value error, ")
+        msg = _cut(e["msg"].removeprefix("Value error, "), 1000)
         fix = _FIXES.get(e["type"])
-        out.append(f"{loc}: {msg}" + (f" ({fix})" if fix else ""))
+        out.append(f"{_cut(loc, 200)}: {msg}" + (f" ({fix})" if fix else ""))
     return out
 
 
 def parse_override(assignment: str) -> tuple[list[str], Any]:
     """``generator.kind=mst`` -> (["generator", "kind"], "mst"); the value is parsed as YAML."""
     if "=" not in assignment:
-        raise ThreatModelError("--set", [f"{assignment!r} is not FIELD=VALUE (e.g. privacy.epsilon=3)"])
+        raise ThreatModelError("--set", [f"{quote(assignment)} is not FIELD=VALUE (e.g. privacy.epsilon=3)"])
     key, raw = assignment.split("=", 1)
     path = [p for p in key.strip().split(".") if p]
     if not path:
-        raise ThreatModelError("--set", [f"{assignment!r} has no field name"])
+        raise ThreatModelError("--set", [f"{quote(assignment)} has no field name"])
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = safe_load(raw) if raw.strip() else ""
+    except UnsafeYAML as exc:
+        raise ThreatModelError("--set", [f"{key.strip()[:QUOTE]}: {exc}"]) from None
     except yaml.YAMLError:
         value = raw
     return path, value
@@ -357,10 +376,10 @@ def _apply_override(doc: dict[str, Any], path: list[str], value: Any, text: str)
     node: Any = doc
     for part in path[:-1]:
         if not isinstance(node, dict):
-            raise ThreatModelError("--set", [f"{text!r}: {part!r} is not a section"])
+            raise ThreatModelError("--set", [f"{quote(text)}: {quote(part)} is not a section"])
         node = node.setdefault(part, {})
     if not isinstance(node, dict):
-        raise ThreatModelError("--set", [f"{text!r}: cannot set a field inside a non-section"])
+        raise ThreatModelError("--set", [f"{quote(text)}: cannot set a field inside a non-section"])
     node[path[-1]] = value
 
 
@@ -368,15 +387,24 @@ def load_threat_model(path: str | Path, overrides: list[str] | tuple[str, ...] =
     """Read, override and validate a threat model; raise ThreatModelError listing every problem."""
     path = Path(path)
     source = str(path)
+    if path.is_dir():
+        raise ThreatModelError(source, ["is a folder, not a threat model file (give the YAML file inside it)"])
     if not path.is_file():
         raise ThreatModelError(source, ["file not found (check the path, or create one with `privsynth init`)"])
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_BYTES:
+            raise UnsafeYAML(f"larger than {MAX_BYTES // 1_000_000} MB; a threat model is a few kB")
+        doc = safe_load(path.read_text(encoding="utf-8"))
+    except UnsafeYAML as exc:
+        raise ThreatModelError(source, [f"refused YAML: {exc}"]) from None
+    except OSError as exc:
+        raise ThreatModelError(source, [f"cannot be read ({exc.strerror})"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ThreatModelError(source, [f"malformed YAML at {where}: {problem} (fix the indentation or quoting)"])
+        problem = (getattr(exc, "problem", None) or str(exc).splitlines()[0])[:200]
+        raise ThreatModelError(source, [f"malformed YAML at {where}: {problem} (fix the indentation or quoting)"]) \
+            from None
     except UnicodeDecodeError:
         raise ThreatModelError(source, ["not a UTF-8 text file (save the threat model as UTF-8 YAML)"])
     if not isinstance(doc, dict):

@@ -75,15 +75,28 @@ class AttackData:
 Attack = Callable[[AttackData, pd.DataFrame], list[AttackResult]]
 
 
+#: the fewest rows per side (members, control) an attack is run on
+MIN_ATTACK_ROWS = 20
+
+
+def attack_sample_size(train_rows: int, holdout_rows: int, sample_size: int) -> int:
+    """Rows per side the attacks use; raises DataError when the tables are too small to attack. Needs only the
+    row counts, so the pipeline checks it before any budget is booked."""
+    size = min(sample_size, train_rows, holdout_rows // 2)
+    if size < MIN_ATTACK_ROWS:
+        raise DataError(f"the training rows ({train_rows}) and holdout ({holdout_rows} rows) are too small: attacks "
+                        f"need at least {MIN_ATTACK_ROWS} training rows and a holdout of at least "
+                        f"{2 * MIN_ATTACK_ROWS} (raise data.holdout_fraction or give a larger table or data.holdout "
+                        "file)")
+    return size
+
+
 def attack_tables(train: pd.DataFrame, holdout: pd.DataFrame, domain: PublicDomain, sample_size: int,
                   known_columns: Sequence[str], secret_columns: Sequence[str], n_attacks: int,
                   seed: int) -> tuple[AttackData, pd.DataFrame]:
     """Members (training rows), control and null rows (disjoint holdout rows), all of one size; the null rows
     are also the density attack's reference. Returns the attack data and the null table."""
-    size = min(sample_size, len(train), len(holdout) // 2)
-    if size < 20:
-        raise DataError(f"the holdout has {len(holdout)} rows: attacks need at least 40 (raise "
-                        "data.holdout_fraction or give a larger data.holdout file)")
+    size = attack_sample_size(len(train), len(holdout), sample_size)
     rng = np.random.default_rng([seed, 0xA77])
     members = train.iloc[np.sort(rng.choice(len(train), size, replace=False))].reset_index(drop=True)
     order = rng.permutation(len(holdout))

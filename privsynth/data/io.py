@@ -31,6 +31,8 @@ class DomainReport:
 
 def read_raw(path: Path) -> pd.DataFrame:
     """Read CSV (optionally gzipped) or Parquet as text/objects; types are checked against the domain later."""
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a table (point data.source / data.holdout at a CSV or Parquet file)")
     if not path.is_file():
         raise DataError(f"{path}: file not found (check data.source / data.holdout in the threat model)")
     suffixes = "".join(path.suffixes[-2:]).lower()
@@ -68,6 +70,12 @@ def check_table(raw: pd.DataFrame, spec: DataSpec, source: str) -> tuple[pd.Data
         raise DataError(f"{source}: duplicate column name(s) {dupes} (rename them so every column is unique)")
     declared = list(spec.columns)
     missing = [c for c in declared if c not in raw.columns]
+    if missing and len(raw.columns) == 1:
+        separator = next((name for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'"))
+                          if sep in str(raw.columns[0])), None)
+        if separator is not None:
+            raise DataError(f"{source}: the whole header reads as one column: the file looks separated by "
+                            f"{separator}; save it as a comma-separated CSV")
     if missing:
         raise DataError(f"{source}: column(s) {missing} declared in the threat model are missing from the table "
                         "(add them, or remove them from data.columns)")

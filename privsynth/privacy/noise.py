@@ -39,7 +39,13 @@ _PURPOSES = {"fit": 0xF17, "split": 0x5B1}
 
 
 def load_or_create_noise_key(path: str | Path) -> bytes:
-    """Read the key at ``path``, or create it atomically (O_EXCL, so two first runs agree on one key)."""
+    """Read the noise key at ``path``, or create it (see ``load_or_create_secret``)."""
+    return load_or_create_secret(path, "noise key")
+
+
+def load_or_create_secret(path: str | Path, what: str) -> bytes:
+    """Read the 32-byte secret at ``path``, or create it atomically with mode 0600 (O_EXCL, so two first runs
+    agree on one secret). The steward's noise key and signing key (release/signing.py) are both such files."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,11 +60,12 @@ def load_or_create_noise_key(path: str | Path) -> bytes:
                 os.fsync(handle.fileno())
         key = path.read_bytes()
     except OSError as exc:
-        raise PrivsynthError(f"noise key {path}: cannot read or create it ({exc.strerror}); check the permissions "
+        raise PrivsynthError(f"{what} {path}: cannot read or create it ({exc.strerror}); check the permissions "
                              "of the steward's state folder (PRIVSYNTH_HOME)") from None
     if len(key) != KEY_BYTES:
-        raise PrivsynthError(f"noise key {path}: {len(key)} bytes, expected {KEY_BYTES}; restore it from your "
-                             "backup (or delete it to start a new key: earlier runs then no longer reproduce)")
+        raise PrivsynthError(f"{what} {path}: {len(key)} bytes, expected {KEY_BYTES}; restore it from your "
+                             "backup (or delete it to start a new key: earlier runs then no longer reproduce or "
+                             "verify)")
     return key
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path, PurePosixPath
 from typing import Mapping
@@ -28,6 +29,8 @@ from privsynth.errors import ReleaseError
 RELEASE_DIR = "release"
 REVIEW_DIR = "review"
 TMP_PREFIX = ".tmp-"
+#: a temporary folder this old was left by a killed run (a write takes seconds): the next run removes it
+STALE_SECONDS = 3600
 
 
 def _fsync_dir(path: Path) -> None:
@@ -36,6 +39,39 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def check_output_folder(out_dir: Path) -> list[str]:
+    """Refuse an output folder that cannot take a run folder, before the run reads data or books budget: create
+    it if needed, then create and remove a probe folder in it (permission bits alone say nothing to root or on
+    a read-only mount). Returns the names of stale temporary folders it removed (``remove_stale_temporaries``)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReleaseError(f"{out_dir}: is a file, not a folder; choose an output folder with --out")
+    probe = out_dir / f"{TMP_PREFIX}probe-{uuid.uuid4().hex[:8]}"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        raise ReleaseError(f"{out_dir}: the output folder is not writable ({exc.strerror}); fix its permissions or "
+                           "choose another with --out") from None
+    return remove_stale_temporaries(out_dir)
+
+
+def remove_stale_temporaries(out_dir: Path, older_than: float = STALE_SECONDS) -> list[str]:
+    """Remove ``.tmp-*`` folders a killed run left in ``out_dir`` (they may hold a review package, which
+    describes private data, hidden where nobody looks). Only folders untouched for ``older_than`` seconds go:
+    a run writing right now is never disturbed."""
+    removed = []
+    now = time.time()
+    for path in sorted(out_dir.glob(f"{TMP_PREFIX}*")):
+        try:
+            if path.is_dir() and not path.is_symlink() and now - path.stat().st_mtime > older_than:
+                shutil.rmtree(path)
+                removed.append(path.name)
+        except OSError:
+            continue
+    return removed
 
 
 def reserve_run_folder(out_dir: Path, name: str) -> Path:

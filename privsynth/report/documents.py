@@ -1,6 +1,7 @@
 """Every file of a run folder, computed as values before anything is written.
 
-The public release (released runs only): the synthetic table, labelled synthetic, and the public manifest.
+The public release (released runs only): the synthetic table, labelled synthetic, the public manifest and its
+signature by the steward's key.
 The internal review package: README.txt, report.json, private_record.json and report.html, the page rendered
 from those files' content and the final public manifest, so it can be re-rendered byte for byte. The bundle
 (release/bundle.py) then writes them in one atomic step.
@@ -17,6 +18,7 @@ from privsynth.data.inputs import Inputs
 from privsynth.privacy.odometer import Odometer
 from privsynth.release.bundle import RELEASE_DIR, REVIEW_DIR
 from privsynth.release.manifest import MANIFEST_NAME, PublicManifest, build_manifest
+from privsynth.release.signing import SIGNATURE_NAME, sign
 from privsynth.release.table import CSV_NAME, TABLE_NAME, csv_bytes, parquet_bytes
 from privsynth.report.json_report import build_report
 from privsynth.report.review import private_record, review_files
@@ -55,7 +57,9 @@ class RunDocuments:
 
 
 def run_documents(ev: Evaluated, started: datetime, nonce: bytes, key: bytes, fingerprint: str,
-                  command: str | None) -> RunDocuments:
+                  command: str | None, signing_key: bytes) -> RunDocuments:
+    """``signing_key`` is the steward's Ed25519 seed: it signs the public manifest's exact bytes
+    (release/signature.json), so a release cannot be edited or forged without the steward's key."""
     model = ev.loaded.model
     started_utc = started.isoformat(timespec="seconds")
     files: dict[str, bytes] = {}
@@ -67,7 +71,9 @@ def run_documents(ev: Evaluated, started: datetime, nonce: bytes, key: bytes, fi
         manifest = build_manifest(run=ev.name, started_utc=started_utc, dataset=model.dataset, threat_model=model,
                                   guarantee=ev.guarantee, charges=ev.odometer.charges, rows=ev.n_rows, files=tables)
         files.update({f"{RELEASE_DIR}/{n}": b for n, b in tables.items()})
-        files[f"{RELEASE_DIR}/{MANIFEST_NAME}"] = manifest.to_json().encode()
+        manifest_bytes = manifest.to_json().encode()
+        files[f"{RELEASE_DIR}/{MANIFEST_NAME}"] = manifest_bytes
+        files[f"{RELEASE_DIR}/{SIGNATURE_NAME}"] = sign(manifest_bytes, signing_key)
     charges = [{"label": c.label, "mechanism": c.mechanism, "rho": c.rho} for c in ev.odometer.charges]
     report = build_report(
         run_name=ev.name, decision=ev.decision, guarantee=ev.guarantee, attacks=list(ev.attacks),

@@ -40,6 +40,9 @@ def attack_chart(attacks: Sequence[Mapping[str, Any]]) -> bytes:
         for y, a in enumerate(rows):
             colour = _colour(a["passed"])
             low, high = a["ci"]
+            if None in (a["estimate"], low, high):  # not measured (n = 0): NaN in the result, null in report.json
+                ax.text(0.01, y, "not measured", color=FAIL, va="center", fontsize=8)
+                continue
             ax.plot([low, high], [y, y], color=colour, lw=3, alpha=0.55, solid_capstyle="butt")
             ax.plot([a["estimate"]], [y], "o", color=colour, ms=7)
             if a.get("baseline") is not None:
@@ -48,7 +51,7 @@ def attack_chart(attacks: Sequence[Mapping[str, Any]]) -> bytes:
                 ax.plot([a["threshold"]] * 2, [y - 0.38, y + 0.38], color=THRESHOLD, lw=2, ls="--")
         ax.set_yticks(range(len(rows)), [a["name"] for a in rows])
         ax.set_ylim(len(rows) - 0.5, -0.5)
-        ax.set_xlim(min(0.0, *[a["ci"][0] for a in rows]) - 0.02, xmax)
+        ax.set_xlim(min([0.0, *(a["ci"][0] for a in rows if a["ci"][0] is not None)]) - 0.02, xmax)
         ax.grid(axis="x", alpha=0.3)
 
     draw(axes[0][0], risks, 1.02)
@@ -56,7 +59,7 @@ def attack_chart(attacks: Sequence[Mapping[str, Any]]) -> bytes:
     if audit:
         a = audit[0]
         claimed = a.get("threshold") or 1.0
-        draw(axes[1][0], audit, max(2.0 * claimed, a["estimate"] * 1.2, 0.5))
+        draw(axes[1][0], audit, max(2.0 * claimed, (a["estimate"] or 0.0) * 1.2, 0.5))
         axes[1][0].set_xlabel("epsilon: 95% lower bound from the shadow attack; red dashes: the claimed epsilon")
     fig.tight_layout()
     return _png(fig)

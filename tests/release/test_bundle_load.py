@@ -92,3 +92,24 @@ def test_a_legacy_run_folder_loads_read_only_with_a_warning(released_run, tmp_pa
     with pytest.warns(LegacyReleaseWarning, match="predates privsynth's public/internal split"):
         frame = load(legacy)
     assert len(frame) == current["dp_outputs"]["rows"]
+
+
+def test_a_killed_runs_temporary_folder_is_removed_by_the_next_check(tmp_path):
+    from privsynth.release.bundle import STALE_SECONDS, check_output_folder
+
+    stale, fresh = tmp_path / ".tmp-run-0badc0de", tmp_path / ".tmp-run2-12345678"
+    for folder in (stale, fresh):
+        (folder / "review").mkdir(parents=True)
+        (folder / "review" / "report.json").write_text("{}")
+    old = os.stat(stale).st_mtime - STALE_SECONDS - 10
+    os.utime(stale, (old, old))
+    assert check_output_folder(tmp_path) == [stale.name]
+    assert not stale.exists() and fresh.exists()  # a run writing right now is left alone
+
+
+def test_an_output_folder_that_is_a_file_is_refused(tmp_path):
+    from privsynth.release.bundle import check_output_folder
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ReleaseError, match="not a folder"):
+        check_output_folder(tmp_path / "file")
