@@ -221,13 +221,18 @@ class Booking:
     outcome_on_success: Outcome | None = None
 
 
+def _booked(model: ThreatModel) -> tuple[float, float]:
+    """What a run books: its budget, or everything for a non-DP baseline (it has no guarantee)."""
+    return (model.privacy.epsilon, model.privacy.delta) if is_dp(model.generator.kind) else (math.inf, 1.0)
+
+
 @contextlib.contextmanager
 def _ledger_entry(booking: Booking, model: ThreatModel, release_id: str, private: PrivateData) -> Iterator[int]:
     """Reserve the run's epsilon and delta before the fit and settle them with what the fit spent, even when
     the fit fails (its charges were made before their queries ran, so they count). A blocked run still spent
     its budget: the model was trained on the private rows whether or not its table is released."""
     dp = is_dp(model.generator.kind)
-    epsilon, delta = (model.privacy.epsilon, model.privacy.delta) if dp else (math.inf, 1.0)
+    epsilon, delta = _booked(model)
     entry = booking.ledger.reserve(model.dataset, release_id, model.generator.kind, epsilon, delta,
                                    total_epsilon=model.privacy.total_epsilon, total_delta=model.privacy.total_delta,
                                    rows_fingerprint=booking.rows_fingerprint, nonce=booking.nonce_hex)
@@ -412,6 +417,8 @@ def run(
     if replay_rows is not None and replay_rows != fingerprint:
         raise PrivsynthError("--replay: these are not the rows of the run being replayed (their keyed fingerprint "
                              "differs); replaying its noise on other rows would undo the guarantee, so it is refused")
+    steward.ledger().check_room(model.dataset, *_booked(model), total_epsilon=model.privacy.total_epsilon,
+                                total_delta=model.privacy.total_delta, rows_fingerprint=fingerprint)
     plan = plan_attacks(loaded, inputs, reporter)
     run_dir = reserve_run_folder(out_dir, _run_name(model, started))
     try:

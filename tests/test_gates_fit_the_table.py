@@ -35,7 +35,7 @@ def test_a_gate_the_holdout_already_fails_stops_before_the_fit(tmp_path, write_t
 def test_the_review_states_null_candidate_and_threshold(pipeline_runs):
     released, _ = pipeline_runs
     report = json.loads((released.review_dir / "report.json").read_text())
-    assert report["attack_sizes"]["n_attacks_declared"] == 100 and report["attack_sizes"]["rows_per_side"] == 300
+    assert report["attack_sizes"]["n_attacks_declared"] == 100 and 0 < report["attack_sizes"]["rows_per_side"] <= 300
     relative = [a for a in report["attacks"] if a["name"].startswith("singling_out")]  # gated at this size
     assert relative and all(a["details"]["threshold_is"] == "risk above the null control" for a in relative)
     for attack in relative:

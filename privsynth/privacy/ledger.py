@@ -178,14 +178,7 @@ class BudgetLedger:
         connection = self._connect()
         try:
             connection.execute("BEGIN IMMEDIATE")
-            registered = self._register(connection, dataset, total_epsilon, total_delta)
-            if rows_fingerprint is not None:
-                self._check_rows(connection, dataset, rows_fingerprint)
-            spent_eps, spent_delta = connection.execute(
-                "SELECT COALESCE(SUM(epsilon), 0), COALESCE(SUM(delta), 0) FROM spends WHERE dataset = ?",
-                (dataset,)).fetchone()
-            _check_cap(dataset, "epsilon", spent_eps, epsilon, registered.total_epsilon, self.path)
-            _check_cap(dataset, "delta", spent_delta, delta, registered.total_delta, self.path)
+            self._check_room(connection, dataset, epsilon, delta, total_epsilon, total_delta, rows_fingerprint)
             cursor = connection.execute(
                 "INSERT INTO spends (dataset, release_id, mechanism, epsilon, delta, status, rows_fingerprint, nonce, "
                 "created_utc) VALUES (?, ?, ?, ?, ?, 'reserved', ?, ?, ?)",
@@ -198,6 +191,30 @@ class BudgetLedger:
             raise
         finally:
             connection.close()
+
+    def check_room(self, dataset: str, epsilon: float, delta: float, *, total_epsilon: float | None = None,
+                   total_delta: float | None = None, rows_fingerprint: str | None = None) -> None:
+        """Raise BudgetExceeded where ``reserve`` would, and book nothing (the transaction is rolled back): a run
+        asks before its first work on the private rows, and ``reserve`` checks again when it books."""
+        connection = self._connect()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            self._check_room(connection, dataset, epsilon, delta, total_epsilon, total_delta, rows_fingerprint)
+        finally:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            connection.close()
+
+    def _check_room(self, connection: sqlite3.Connection, dataset: str, epsilon: float, delta: float,
+                    total_epsilon: float | None, total_delta: float | None, rows_fingerprint: str | None) -> None:
+        registered = self._register(connection, dataset, total_epsilon, total_delta)
+        if rows_fingerprint is not None:
+            self._check_rows(connection, dataset, rows_fingerprint)
+        spent_eps, spent_delta = connection.execute(
+            "SELECT COALESCE(SUM(epsilon), 0), COALESCE(SUM(delta), 0) FROM spends WHERE dataset = ?",
+            (dataset,)).fetchone()
+        _check_cap(dataset, "epsilon", spent_eps, epsilon, registered.total_epsilon, self.path)
+        _check_cap(dataset, "delta", spent_delta, delta, registered.total_delta, self.path)
 
     @staticmethod
     def _check_rows(connection: sqlite3.Connection, dataset: str, fingerprint: str) -> None:
