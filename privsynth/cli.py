@@ -86,10 +86,15 @@ class _RichSteps:
 
 
 @app.command()
-def validate(threat_model: Path = typer.Argument(..., help="Threat model YAML.")) -> None:
-    """Check a threat model and list every problem with its field path.
+def validate(
+    threat_model: Path = typer.Argument(..., help="Threat model YAML."),
+    data: bool = typer.Option(False, "--data", help="Also read the table and check it against the threat model "
+                              "(columns, types, values outside the domain, rows for the attacks); nothing is fitted "
+                              "and no budget is booked. The counts are shown here only."),
+) -> None:
+    """Check a threat model and list every problem with its field path (exit 2 when there is one).
 
-    Example: privsynth validate threat_models/adult.yaml
+    Example: privsynth validate threat_models/adult.yaml --data
     """
     from privsynth.threat_model import load_threat_model
 
@@ -100,11 +105,31 @@ def validate(threat_model: Path = typer.Argument(..., help="Threat model YAML.")
         for problem in problems:
             console.print(f"[red]✗[/] {threat_model}: {problem}", soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT)
-    unconfirmed = loaded.model.unconfirmed_columns
-    if unconfirmed:
-        console.print(f"[yellow]![/] {threat_model}: columns {unconfirmed} are not confirmed as public; "
-                      "`run` will refuse until you set confirmed: true", soft_wrap=True)
-    out.print(f"✓ {threat_model}: valid threat model {loaded.model.name!r}")
+    for warning in _draft_warnings(loaded.model):
+        console.print(f"[yellow]![/] {threat_model}: {warning}", soft_wrap=True)
+    if data:
+        from privsynth.data.validate import data_problems
+
+        with _errors():
+            problems = data_problems(loaded)
+        for problem in problems:
+            console.print(f"[red]✗[/] {problem}", soft_wrap=True)
+        if problems:
+            raise typer.Exit(EXIT_BAD_INPUT)
+    checked = " and its table agree" if data else f": valid threat model {loaded.model.name!r}"
+    out.print(f"✓ {threat_model}{checked}")
+
+
+def _draft_warnings(model: Any) -> list[str]:
+    """What `run` will still refuse in a valid document: a draft from `init` is valid but not yet runnable."""
+    warnings = []
+    if model.unconfirmed_columns:
+        warnings.append(f"columns {model.unconfirmed_columns} are not confirmed as public; `run` will refuse until "
+                        "you set confirmed: true")
+    for field in ("known_columns", "secret_columns"):
+        if not getattr(model.attacker, field):
+            warnings.append(f"attacker.{field} is empty; `run` will refuse until you name them")
+    return warnings
 
 
 @app.command()
