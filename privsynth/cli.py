@@ -10,6 +10,7 @@ import json
 import re
 import shlex
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -52,29 +53,47 @@ def _errors() -> Iterator[None]:
 
 
 class _RichSteps:
-    """Shows which step runs and how long each took (the CLI's progress display)."""
+    """Shows which step runs and how long each took (the CLI's progress display), with a heartbeat: a step
+    that has printed nothing for ``HEARTBEAT_S`` seconds prints that it is still running, so a run that waits
+    (on a cluster, a long fit) is never silent for long, even where the status line is not shown (a log)."""
 
     LABELS = {"read": "reading and checking the table", "fit": "fitting the generator",
               "sample": "sampling the candidate table",
               "attacks": "attacking the candidate: every declared check, with its controls",
               "utility": "measuring utility", "write": "writing the run folder"}
+    HEARTBEAT_S = 30.0
 
     def __init__(self) -> None:
         self._status: Any = None
         self._label = ""
+        self._last_line = time.monotonic()
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
         self._label = self.LABELS.get(name, name)
+        self._last_line = time.monotonic()
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(stop, start), daemon=True)
         with console.status(f"{self._label} ...") as status:
             self._status = status
-            yield
+            beat.start()
+            try:
+                yield
+            finally:
+                stop.set()
+                beat.join()
         self._status = None
         console.print(f"  [green]done[/] {self._label} ({time.perf_counter() - start:.1f} s)")
 
+    def _heartbeat(self, stop: threading.Event, start: float) -> None:
+        while not stop.wait(min(1.0, self.HEARTBEAT_S / 4)):
+            if time.monotonic() - self._last_line >= self.HEARTBEAT_S:
+                self.progress(f"still {self._label} ({time.perf_counter() - start:.0f} s so far)")
+
     def progress(self, message: str) -> None:
         """Each round or epoch on a line of its own, so the steward sees the history, not just the last."""
+        self._last_line = time.monotonic()
         console.print(f"    [dim]{message}[/]", highlight=False, soft_wrap=True)
 
     def tasks(self, done: int, total: int, label: str) -> None:

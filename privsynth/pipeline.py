@@ -148,7 +148,20 @@ def _task_mapper(model: ThreatModel) -> Iterator[TaskMapper]:
         return
     workers = model.compute.workers or min(machine_workers(), model.attacks.shadow.shadow_runs)
     with compute_client(model.compute.scheduler, workers) as client:
-        yield task_mapper(client)
+        yield _naming_step(task_mapper(client), "attacks step, shadow-model attack")
+
+
+def _naming_step(mapper: TaskMapper, step: str) -> TaskMapper:
+    """The mapper, with its errors (tasks that failed every attempt, a cluster left without workers) saying
+    which step of the run they ended."""
+
+    def named(fn: Any, args: Any, progress: Any = None, label: str = "task") -> Any:
+        try:
+            return mapper(fn, args, progress, label)
+        except PrivsynthError as exc:
+            raise PrivsynthError(f"{step}: {exc}") from exc
+
+    return named
 
 
 def run_attacks(inputs: Inputs, model: ThreatModel, candidate: pd.DataFrame, names: list[str],
