@@ -1,7 +1,8 @@
 """privsynth command line: a thin typer layer over the library.
 
-Exit codes: 0 released (or command succeeded), 3 blocked by the release gate, 2 bad input. Errors are one
-line; ``--debug`` shows the traceback.
+Exit codes: 0 released (or command succeeded), 3 blocked by the release gate, 2 bad input, 130 / 143 a run
+stopped by SIGINT / SIGTERM (one line says what it left on disk and in the ledger). Errors are one line;
+``--debug`` shows the traceback.
 """
 from __future__ import annotations
 
@@ -210,7 +211,7 @@ def run(
     from privsynth.threat_model import load_threat_model
 
     command = "privsynth " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    with _errors():
+    with _interruptible(), _errors():
         if device is not None and device not in ("cuda", "cpu"):
             raise PrivsynthError(f"--device: {device!r} is not cuda or cpu")
         overrides = (*set_, f"compute.device={device}") if device is not None else tuple(set_)
@@ -235,6 +236,56 @@ def run(
     for failure in result.decision.failures:
         out.print(f"  - {failure.check}: {failure.reason}", soft_wrap=True)
     raise typer.Exit(EXIT_BLOCKED)
+
+
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}  # 128 + the signal's number, as shells report it
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM and SIGINT stop the run by raising KeyboardInterrupt in it, so the pipeline cleans up (removes its
+    reserved folder, marks its ledger entry failed); then one line says what was left, and the exit code is
+    128 + the signal. Further signals are ignored while cleaning up, so the cleanup itself is not cut short.
+
+    Why the unraisable hook: a signal that lands inside a garbage-collector callback (jax installs one) raises
+    there, and Python swallows the exception ("Exception ignored in ..."), so the run would go on. The hook sees
+    that, and delivers the signal again to the main thread, where it raises outside the callback."""
+    import _thread
+    import signal
+
+    state: dict[str, Any] = {"name": None, "armed": True}
+
+    def interrupt(signum: int, frame: Any) -> None:
+        state["name"] = state["name"] or signal.Signals(signum).name
+        if state["armed"]:
+            state["armed"] = False
+            raise KeyboardInterrupt(state["name"])
+
+    previous_hook = sys.unraisablehook
+
+    def swallowed(unraisable: Any) -> None:
+        if unraisable.exc_type is KeyboardInterrupt and state["name"] and not state["armed"]:
+            state["armed"] = True  # from another thread: in this one it would raise here, inside the hook
+            threading.Timer(0.05, _thread.interrupt_main, (signal.Signals[state["name"]],)).start()
+            return
+        previous_hook(unraisable)
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
+    sys.unraisablehook = swallowed
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        from privsynth.errors import RunInterrupted
+
+        name = state["name"] or "SIGINT"
+        aftermath = exc.aftermath if isinstance(exc, RunInterrupted) else \
+            "nothing written and nothing booked in the ledger (stopped before the run folder was reserved)"
+        console.print(f"[bold red]interrupted[/] ({name}): {aftermath}", soft_wrap=True)
+        raise typer.Exit(EXIT_SIGNAL.get(name, 130))
+    finally:
+        sys.unraisablehook = previous_hook
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _replay(record_path: Path, loaded: Any) -> tuple[bytes, str]:

@@ -24,7 +24,7 @@ from privsynth.attacks.registry import run_checks
 from privsynth.data.domain import PublicDomain
 from privsynth.data.fingerprint import rows_fingerprint
 from privsynth.data.inputs import Inputs, read_inputs
-from privsynth.errors import PrivsynthError, ThreatModelError
+from privsynth.errors import PrivsynthError, RunInterrupted, ThreatModelError
 from privsynth.evaluation.comparison import association_matrices, marginal_shares
 from privsynth.evaluation.registry import UtilityData, run_metrics
 from privsynth.generators.base import Generator
@@ -317,6 +317,25 @@ def _ledger_standing(ledger: BudgetLedger, dataset: str) -> dict[str, Any] | Non
             "total_delta": b.dataset.total_delta, "remaining": b.remaining_epsilon}
 
 
+def abandon_run(ledger: BudgetLedger, dataset: str, run_dir: Path) -> str:
+    """Clean up after a run that did not finish (an error, SIGTERM, Ctrl-C) and say what is left.
+
+    The reserved run folder is removed when empty (a half-written one never exists: the folder is filled by
+    one rename). The run's ledger entry, when its fit had started, was settled with what the fit spent; it is
+    marked failed here, whichever step failed, so `budget show` tells a spend without a decision."""
+    release_reservation(run_dir)
+    disk = f"the run folder {run_dir} is complete" if run_dir.exists() else \
+        f"nothing written (the reserved run folder {run_dir} was removed)"
+    entries = [e for e in ledger.spends(dataset) if e.release_id == run_dir.name]
+    if not entries:
+        return f"{disk}; ledger {ledger.path}: nothing booked (no budget was spent)"
+    entry = entries[-1]
+    if entry.outcome is None and entry.status == "spent":
+        ledger.record_outcome(entry.id, "failed")
+    spent = "reserved, not settled" if entry.status == "reserved" else f"epsilon {entry.epsilon:.4g} spent"
+    return f"{disk}; ledger {ledger.path}: entry {entry.id} of data set {dataset!r} recorded as failed ({spent})"
+
+
 def prepare(loaded: LoadedThreatModel, home: StewardHome, noise: NoiseSource,
             reporter: StepReporter | None = None) -> tuple[Inputs, str]:
     """Preflight, read and split the data, and fingerprint its rows under the steward's key."""
@@ -367,8 +386,10 @@ def run(
         with (reporter or _Silent()).step("write"):
             documents = run_documents(ev, started, nonce, key, fingerprint, command)
             write_run_folder(run_dir, documents.files)
-    except BaseException:
-        release_reservation(run_dir)
+    except BaseException as exc:
+        aftermath = abandon_run(steward.ledger(), model.dataset, run_dir)
+        if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, RunInterrupted):
+            raise RunInterrupted(aftermath) from exc
         raise
     steward.ledger().record_outcome(ev.ledger_entry, ev.decision.label)
     documents.report["timings"]["write"] = round(time.perf_counter() - start, 3)
