@@ -60,7 +60,7 @@ class _RichSteps:
 
     LABELS = {"read": "reading and checking the table", "fit": "fitting the generator",
               "sample": "sampling the candidate table",
-              "attacks": "attacking the candidate: every declared check, with its controls",
+              "attacks": "attacking the candidate and its controls",
               "utility": "measuring utility", "write": "writing the run folder"}
     HEARTBEAT_S = 30.0
 

@@ -293,6 +293,8 @@ def evaluate(
     names = list(dict.fromkeys(d.check.name for d in declared))
     with step("attacks"):
         attacks = run_attacks(inputs, model, candidate, names, reporter)
+        # the checks that ran, from their results: a step message must not name an attack that was switched off
+        reporter.progress("ran " + ", ".join(dict.fromkeys(a.name.split(":")[0] for a in attacks)))
     with step("utility"):
         utility = run_metrics(UtilityData(inputs.train, inputs.holdout, inputs.domain, model.data.target,
                                           model.attacks.seed), candidate, names)

@@ -32,3 +32,6 @@ def test_a_300_code_column_runs_to_a_decision(tmp_path, wide_code_csv):
     assert {a["name"].split(":")[0] for a in report["attacks"]} >= {"linkability", "attribute_inference"}
     assert all(a["estimate"] is not None for a in report["attacks"])
     assert ("RELEASED" if result.exit_code == 0 else "BLOCKED") in result.output
+    # the step message names the checks that ran, and the shadow attack was off
+    (ran,) = [line for line in result.output.splitlines() if line.strip().startswith("ran ")]
+    assert "linkability" in ran and "shadow" not in ran
