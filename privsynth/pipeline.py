@@ -24,7 +24,8 @@ from privsynth.attacks.registry import run_checks
 from privsynth.data.domain import PublicDomain
 from privsynth.data.fingerprint import rows_fingerprint
 from privsynth.data.inputs import Inputs, read_inputs
-from privsynth.errors import PrivsynthError, RunInterrupted, ThreatModelError
+from privsynth.data.validate import row_problems
+from privsynth.errors import DataError, PrivsynthError, RunInterrupted, ThreatModelError
 from privsynth.evaluation.comparison import association_matrices, marginal_shares
 from privsynth.evaluation.registry import UtilityData, run_metrics
 from privsynth.generators.base import Generator
@@ -344,6 +345,10 @@ def prepare(loaded: LoadedThreatModel, home: StewardHome, noise: NoiseSource,
     preflight(loaded.model)
     with (reporter or _Silent()).step("read"):
         inputs = read_inputs(loaded, noise.generator("split"))
+    too_few = row_problems(loaded.model, len(inputs.train), len(inputs.holdout),
+                           f"{len(inputs.holdout)} holdout rows")  # before the fit: refused, nothing spent
+    if too_few:
+        raise DataError("; ".join(too_few))
     return inputs, rows_fingerprint(inputs.rows, home.noise_key())
 
 

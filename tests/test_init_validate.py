@@ -106,3 +106,15 @@ def test_validate_data_lists_every_problem_on_a_line(tmp_path, small_adult_csv):
     assert "train_size 5000 exceeds the holdout" in joined
     # nothing was fitted or booked: no output folder appeared
     assert not (tmp_path / "reports").exists()
+
+
+def test_run_refuses_a_table_too_small_for_the_attacks_before_booking(tmp_path, write_threat_model):
+    """What the attacks cannot handle is refused before the fit: nothing booked, nothing written."""
+    from privsynth.privacy.ledger import BudgetLedger
+
+    path = write_threat_model(name="toosmall", attacks__shadow={"enabled": True, "train_size": 5000})
+    home = tmp_path / "home"
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "out"), "--home", str(home)])
+    assert result.exit_code == 2, result.output
+    assert "train_size 5000 exceeds the holdout" in " ".join(result.output.split())
+    assert BudgetLedger(home / "ledger.sqlite").spends("toosmall") == []

@@ -14,7 +14,7 @@ import pandas as pd
 from privsynth.data.bundled import bundled_table
 from privsynth.data.io import _as_text, read_raw
 from privsynth.errors import DataError
-from privsynth.threat_model import BUNDLED_PREFIX, CategoricalColumn, LoadedThreatModel, NumericColumn
+from privsynth.threat_model import BUNDLED_PREFIX, CategoricalColumn, LoadedThreatModel, NumericColumn, ThreatModel
 
 #: the attacks compare equal-sized samples of members, control and null rows: at least 20 of each
 MIN_ATTACK_ROWS = 20
@@ -96,15 +96,19 @@ def column_problems(series: pd.Series, col: CategoricalColumn | NumericColumn) -
 
 
 def _row_problems(loaded: LoadedThreatModel, rows: int, holdout_rows: int | None) -> list[str]:
-    """Whether the (expected) split leaves the attacks enough rows: members, control and null samples of at
-    least 20 rows each, and a population of ``train_size`` rows for the shadow attack's training sets."""
+    """The row checks on the split the threat model implies (expected sizes: the real split is random)."""
     model = loaded.model
     if holdout_rows is None:
         holdout_rows = int(rows * model.data.holdout_fraction)
-        train_rows = rows - holdout_rows
         how = f"about {holdout_rows} of {rows} rows held out (holdout_fraction {model.data.holdout_fraction:g})"
-    else:
-        train_rows, how = rows, f"a holdout file of {holdout_rows} rows"
+        return row_problems(model, rows - holdout_rows, holdout_rows, how)
+    return row_problems(model, rows, holdout_rows, f"a holdout file of {holdout_rows} rows")
+
+
+def row_problems(model: ThreatModel, train_rows: int, holdout_rows: int, how: str) -> list[str]:
+    """Whether the split leaves the attacks enough rows: members, control and null samples of at least 20 rows
+    each, and a population of ``train_size`` rows for the shadow attack's training sets. The pipeline asks
+    this before the fit, so a table too small for the attacks is refused before any budget is spent."""
     problems = []
     if train_rows < MIN_ATTACK_ROWS or holdout_rows < 2 * MIN_ATTACK_ROWS:
         problems.append(f"rows: {how} and {train_rows} training rows; the attacks need at least "
