@@ -63,6 +63,7 @@ def _kill_workers(stop: threading.Event, started: threading.Event) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_workers_killed_mid_shadow_attack_end_the_run_with_a_clear_error(tmp_path, small_adult_csv, monkeypatch):
     """Workers killed as fast as their nannies restart them (the hang of issue 22: no worker left, the run
     waiting): the run ends with an error naming the step, within the no-worker grace (shortened here)."""
@@ -83,7 +84,11 @@ def test_workers_killed_mid_shadow_attack_end_the_run_with_a_clear_error(tmp_pat
         with compute_client(scheduler, workers) as client:
             kill_began.append(time.perf_counter())
             started.set()
-            yield client
+            try:
+                yield client
+            finally:  # stop killing before the cluster closes: its shutdown is not what is tested
+                stop.set()
+                killer.join()
 
     monkeypatch.setattr("privsynth.pipeline.compute_client", cluster_then_kill)
     killer = threading.Thread(target=_kill_workers, args=(stop, started), daemon=True)
