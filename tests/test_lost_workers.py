@@ -100,6 +100,7 @@ def test_workers_killed_mid_shadow_attack_end_the_run_with_a_clear_error(tmp_pat
             run(path, out=tmp_path / "out")
     finally:
         stop.set()
+        started.set()  # a run that ended before its cluster started: let the killer see stop and end
         killer.join()
     elapsed, after_kill = time.perf_counter() - begin, time.perf_counter() - kill_began[0]
     print(f"killed workers: the run ended {after_kill:.1f} s after the first kill ({elapsed:.1f} s in all) with: "
