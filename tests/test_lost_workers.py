@@ -97,7 +97,7 @@ def test_workers_killed_mid_shadow_attack_end_the_run_with_a_clear_error(tmp_pat
     try:
         with pytest.raises(PrivsynthError, match=r"attacks step, shadow-model attack: .*shadow-runs? failed after 3 "
                                                  r"attempts each .*worker process died|has had no worker for") as caught:
-            run(path, out=tmp_path / "out")
+            run(path, out=tmp_path / "out", home=tmp_path / "home")  # its own ledger: these rows are booked
     finally:
         stop.set()
         started.set()  # a run that ended before its cluster started: let the killer see stop and end
@@ -107,7 +107,7 @@ def test_workers_killed_mid_shadow_attack_end_the_run_with_a_clear_error(tmp_pat
           f"{caught.value}")
     assert after_kill < 60
     assert not list((tmp_path / "out").glob("*"))  # nothing half-written
-    (entry,) = [s for s in StewardHome.locate(None).ledger().spends("killed")]
+    (entry,) = StewardHome.locate(tmp_path / "home").ledger().spends("killed")
     assert entry.epsilon > 0 and entry.outcome == "failed"  # the fit spent its budget; the run failed after it
 
 
