@@ -1,7 +1,8 @@
 """privsynth command line: a thin typer layer over the library.
 
-Exit codes: 0 released (or command succeeded), 3 blocked by the release gate, 2 bad input. Errors are one
-line; ``--debug`` shows the traceback.
+Exit codes: 0 released (or command succeeded), 3 blocked by the release gate, 2 bad input, 130 / 143 a run
+stopped by SIGINT / SIGTERM (one line says what it left on disk and in the ledger). Errors are one line;
+``--debug`` shows the traceback.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 import re
 import shlex
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -52,31 +54,49 @@ def _errors() -> Iterator[None]:
 
 
 class _RichSteps:
-    """Shows which step runs and how long each took (the CLI's progress display)."""
+    """Shows which step runs and how long each took (the CLI's progress display), with a heartbeat: a step
+    that has printed nothing for ``HEARTBEAT_S`` seconds prints that it is still running, so a run that waits
+    (on a cluster, a long fit) is never silent for long, even where the status line is not shown (a log)."""
 
     LABELS = {"read": "reading and checking the table",
               "null": "attacking unseen real rows (the null controls): can the declared gates pass at all?",
               "fit": "fitting the generator",
               "sample": "sampling the candidate table",
-              "attacks": "attacking the candidate: every declared check, with its controls",
+              "attacks": "attacking the candidate and its controls",
               "utility": "measuring utility", "write": "writing the run folder"}
+    HEARTBEAT_S = 30.0
 
     def __init__(self) -> None:
         self._status: Any = None
         self._label = ""
+        self._last_line = time.monotonic()
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
         self._label = self.LABELS.get(name, name)
+        self._last_line = time.monotonic()
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(stop, start), daemon=True)
         with console.status(f"{self._label} ...") as status:
             self._status = status
-            yield
+            beat.start()
+            try:
+                yield
+            finally:
+                stop.set()
+                beat.join()
         self._status = None
         console.print(f"  [green]done[/] {self._label} ({time.perf_counter() - start:.1f} s)")
 
+    def _heartbeat(self, stop: threading.Event, start: float) -> None:
+        while not stop.wait(min(1.0, self.HEARTBEAT_S / 4)):
+            if time.monotonic() - self._last_line >= self.HEARTBEAT_S:
+                self.progress(f"still {self._label} ({time.perf_counter() - start:.0f} s so far)")
+
     def progress(self, message: str) -> None:
         """Each round or epoch on a line of its own, so the steward sees the history, not just the last."""
+        self._last_line = time.monotonic()
         console.print(f"    [dim]{message}[/]", highlight=False, soft_wrap=True)
 
     def tasks(self, done: int, total: int, label: str) -> None:
@@ -88,10 +108,15 @@ class _RichSteps:
 
 
 @app.command()
-def validate(threat_model: Path = typer.Argument(..., help="Threat model YAML.")) -> None:
-    """Check a threat model and list every problem with its field path.
+def validate(
+    threat_model: Path = typer.Argument(..., help="Threat model YAML."),
+    data: bool = typer.Option(False, "--data", help="Also read the table and check it against the threat model "
+                              "(columns, types, values outside the domain, rows for the attacks); nothing is fitted "
+                              "and no budget is booked. The counts are shown here only."),
+) -> None:
+    """Check a threat model and list every problem with its field path (exit 2 when there is one).
 
-    Example: privsynth validate threat_models/adult.yaml
+    Example: privsynth validate threat_models/adult.yaml --data
     """
     from privsynth.threat_model import load_threat_model
 
@@ -102,11 +127,31 @@ def validate(threat_model: Path = typer.Argument(..., help="Threat model YAML.")
         for problem in problems:
             console.print(f"[red]✗[/] {threat_model}: {problem}", soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT)
-    unconfirmed = loaded.model.unconfirmed_columns
-    if unconfirmed:
-        console.print(f"[yellow]![/] {threat_model}: columns {unconfirmed} are not confirmed as public; "
-                      "`run` will refuse until you set confirmed: true", soft_wrap=True)
-    out.print(f"✓ {threat_model}: valid threat model {loaded.model.name!r}")
+    for warning in _draft_warnings(loaded.model):
+        console.print(f"[yellow]![/] {threat_model}: {warning}", soft_wrap=True)
+    if data:
+        from privsynth.data.validate import data_problems
+
+        with _errors():
+            problems = data_problems(loaded)
+        for problem in problems:
+            console.print(f"[red]✗[/] {problem}", soft_wrap=True)
+        if problems:
+            raise typer.Exit(EXIT_BAD_INPUT)
+    checked = " and its table agree" if data else f": valid threat model {loaded.model.name!r}"
+    out.print(f"✓ {threat_model}{checked}")
+
+
+def _draft_warnings(model: Any) -> list[str]:
+    """What `run` will still refuse in a valid document: a draft from `init` is valid but not yet runnable."""
+    warnings = []
+    if model.unconfirmed_columns:
+        warnings.append(f"columns {model.unconfirmed_columns} are not confirmed as public; `run` will refuse until "
+                        "you set confirmed: true")
+    for field in ("known_columns", "secret_columns"):
+        if not getattr(model.attacker, field):
+            warnings.append(f"attacker.{field} is empty; `run` will refuse until you name them")
+    return warnings
 
 
 @app.command()
@@ -168,7 +213,7 @@ def run(
     from privsynth.threat_model import load_threat_model
 
     command = "privsynth " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    with _errors():
+    with _interruptible(), _errors():
         if device is not None and device not in ("cuda", "cpu"):
             raise PrivsynthError(f"--device: {device!r} is not cuda or cpu")
         overrides = (*set_, f"compute.device={device}") if device is not None else tuple(set_)
@@ -198,6 +243,56 @@ def run(
     for failure in result.decision.failures:
         out.print(f"  - {failure.check}: {failure.reason}", soft_wrap=True)
     raise typer.Exit(EXIT_BLOCKED)
+
+
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}  # 128 + the signal's number, as shells report it
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM and SIGINT stop the run by raising KeyboardInterrupt in it, so the pipeline cleans up (removes its
+    reserved folder, marks its ledger entry failed); then one line says what was left, and the exit code is
+    128 + the signal. Further signals are ignored while cleaning up, so the cleanup itself is not cut short.
+
+    Why the unraisable hook: a signal that lands inside a garbage-collector callback (jax installs one) raises
+    there, and Python swallows the exception ("Exception ignored in ..."), so the run would go on. The hook sees
+    that, and delivers the signal again to the main thread, where it raises outside the callback."""
+    import _thread
+    import signal
+
+    state: dict[str, Any] = {"name": None, "armed": True}
+
+    def interrupt(signum: int, frame: Any) -> None:
+        state["name"] = state["name"] or signal.Signals(signum).name
+        if state["armed"]:
+            state["armed"] = False
+            raise KeyboardInterrupt(state["name"])
+
+    previous_hook = sys.unraisablehook
+
+    def swallowed(unraisable: Any) -> None:
+        if unraisable.exc_type is KeyboardInterrupt and state["name"] and not state["armed"]:
+            state["armed"] = True  # from another thread: in this one it would raise here, inside the hook
+            threading.Timer(0.05, _thread.interrupt_main, (signal.Signals[state["name"]],)).start()
+            return
+        previous_hook(unraisable)
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
+    sys.unraisablehook = swallowed
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        from privsynth.errors import RunInterrupted
+
+        name = state["name"] or "SIGINT"
+        aftermath = exc.aftermath if isinstance(exc, RunInterrupted) else \
+            "nothing written and nothing booked in the ledger (stopped before the run folder was reserved)"
+        console.print(f"[bold red]interrupted[/] ({name}): {aftermath}", soft_wrap=True)
+        raise typer.Exit(EXIT_SIGNAL.get(name, 130))
+    finally:
+        sys.unraisablehook = previous_hook
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _replay(record_path: Path, loaded: Any) -> tuple[bytes, str]:

@@ -38,3 +38,13 @@ class ReleaseError(PrivsynthError):
 
 class NotFittedError(PrivsynthError):
     """A generator was asked for its table or guarantee before ``fit`` (scikit-learn's name for it)."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a run after it had reserved its folder. ``aftermath`` says, in a sentence, what
+    the run left on disk and what the budget ledger holds for it, so the steward need not go and look. A
+    KeyboardInterrupt, so that nothing that catches Exception can swallow it."""
+
+    def __init__(self, aftermath: str) -> None:
+        self.aftermath = aftermath
+        super().__init__(aftermath)

@@ -31,6 +31,9 @@ SYNCHRONOUS = "synchronous"
 
 Progress = Callable[[int, int], None]
 CONNECT_TIMEOUT = "20s"  # to an existing scheduler
+POLL_S = 0.1  # how often the map looks at its futures
+WORKER_CHECK_S = 2.0  # how often it asks the scheduler how many workers it has
+NO_WORKER_GRACE_S = 60.0  # a nanny restarts a killed worker in seconds; a minute without any means none will come
 
 
 def check_scheduler(scheduler: str | None, timeout: float = 5.0) -> None:
@@ -85,13 +88,16 @@ def compute_client(scheduler: str | None = None, workers: int | None = None) -> 
     if scheduler == SYNCHRONOUS:
         yield None
         return
+    import dask
     from distributed import Client, LocalCluster
 
     _quiet_dask_logs()
     if scheduler is None:
         n = workers or machine_workers()
         try:
-            with warnings.catch_warnings():  # "port 8787 in use, using another": the scheduler's health endpoint
+            # a task whose worker dies fails at once, and map_tasks resubmits it to a fresh worker, counted
+            with warnings.catch_warnings(), dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                # "port 8787 in use, using another": the scheduler's health endpoint
                 warnings.filterwarnings("ignore", message="Port .* is already in use")
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                        silence_logs=logging.CRITICAL)
@@ -159,27 +165,7 @@ def map_tasks(fn: Callable[[A], T], args: Sequence[A], client: Any = None, retri
                 exhausted.append(task)
         workers, where = 1, "this process"
     else:
-        from distributed import as_completed
-
-        token = uuid.uuid4().hex[:8]
-
-        def submit(task: int, attempt: int) -> Any:
-            return client.submit(fn, args[task], key=f"{label}-{token}-{task}-{attempt}", pure=False)
-
-        futures = {submit(i, 0): (i, 0) for i in range(total)}
-        queue = as_completed(list(futures))
-        for future in queue:
-            task, attempt = futures.pop(future)
-            if future.status == "finished":
-                done(task, future.result())
-                continue
-            note(task, attempt, future.exception())
-            if attempt < retries:
-                retry = submit(task, attempt + 1)
-                futures[retry] = (task, attempt + 1)
-                queue.add(retry)
-            else:
-                exhausted.append(task)
+        exhausted = _map_on_cluster(fn, args, client, retries, label, note, done)
         workers, where = len(client.scheduler_info()["workers"]), str(client.scheduler.address)
     if exhausted:
         last = {f.task: f.error for f in failures}
@@ -188,6 +174,76 @@ def map_tasks(fn: Callable[[A], T], args: Sequence[A], client: Any = None, retri
                              f"({listed}); fix the cause and run again (results were not used)")
     return MapOutcome([results[i] for i in range(total)], tuple(failures), workers, where,
                       time.perf_counter() - start)
+
+
+def _map_on_cluster(fn: Callable[[A], T], args: Sequence[A], client: Any, retries: int, label: str,
+                    note: Callable[[int, int, BaseException], None], done: Callable[[int, T], None]) -> list[int]:
+    """Submit every task, poll until each has finished or failed all its attempts; returns the exhausted ones.
+
+    Why poll instead of blocking in ``as_completed``: a task whose worker dies is not an error to dask until the
+    scheduler gives up on it, and a cluster whose workers are all gone leaves every task waiting for a worker
+    that never comes, silently. Here a worker death fails the attempt at once (``allowed-failures`` 0, set on
+    the local cluster), the attempt is resubmitted to a fresh worker like any failure, and a cluster without
+    a worker for ``NO_WORKER_GRACE_S`` seconds ends the map with an error naming it."""
+    token = uuid.uuid4().hex[:8]
+    exhausted: list[int] = []
+
+    def submit(task: int, attempt: int) -> Any:
+        return client.submit(fn, args[task], key=f"{label}-{token}-{task}-{attempt}", pure=False)
+
+    pending = {submit(i, 0): (i, 0) for i in range(len(args))}
+    last_worker_seen = time.monotonic()
+    next_check = 0.0
+    while pending:
+        finished = [f for f in pending if f.done()]
+        if not finished:
+            now = time.monotonic()
+            if now >= next_check:
+                next_check = now + WORKER_CHECK_S
+                if _worker_count(client):
+                    last_worker_seen = now
+                elif now - last_worker_seen > NO_WORKER_GRACE_S:
+                    _cancel(client, list(pending))
+                    raise PrivsynthError(
+                        f"{label}s: the dask cluster at {client.scheduler.address} has had no worker for "
+                        f"{now - last_worker_seen:.0f} s ({len(pending)} of {len(args)} {label}s unfinished); its "
+                        "workers died or were killed (out of memory?). Give them more memory, set compute.workers "
+                        "lower, or compute.scheduler: synchronous; nothing from this step was used")
+            time.sleep(POLL_S)
+            continue
+        for future in finished:
+            task, attempt = pending.pop(future)
+            if future.status == "finished":
+                done(task, future.result())
+                continue
+            note(task, attempt, _attempt_error(future))
+            if attempt < retries:
+                pending[submit(task, attempt + 1)] = (task, attempt + 1)
+            else:
+                exhausted.append(task)
+    return exhausted
+
+
+def _attempt_error(future: Any) -> BaseException:
+    """Why an attempt ended without a result: the task's exception, or the scheduler's word for a lost one."""
+    if future.status == "error":
+        exc = future.exception()
+        if type(exc).__name__ == "KilledWorker":
+            return RuntimeError("its worker process died while running it (killed, or out of memory)")
+        return exc
+    return RuntimeError(f"the scheduler reported it {future.status} (a lost worker or connection)")
+
+
+def _worker_count(client: Any) -> int:
+    try:
+        return len(client.scheduler_info()["workers"])
+    except (OSError, KeyError, TimeoutError):  # an unreachable scheduler has no workers for us
+        return 0
+
+
+def _cancel(client: Any, futures: list[Any]) -> None:
+    with contextlib.suppress(Exception):  # best effort: the error that follows is the message that matters
+        client.cancel(futures)
 
 
 def task_mapper(client: Any = None, retries: int = 2) -> Callable[..., MapOutcome[Any]]:

@@ -25,7 +25,8 @@ from privsynth.checks import CATALOGUE
 from privsynth.data.domain import PublicDomain
 from privsynth.data.fingerprint import rows_fingerprint
 from privsynth.data.inputs import Inputs, read_inputs
-from privsynth.errors import DataError, PrivsynthError, ThreatModelError
+from privsynth.data.validate import row_problems
+from privsynth.errors import DataError, PrivsynthError, RunInterrupted, ThreatModelError
 from privsynth.evaluation.comparison import association_matrices, marginal_shares
 from privsynth.evaluation.registry import UtilityData, run_metrics
 from privsynth.generators.base import Generator
@@ -94,6 +95,9 @@ def preflight(model: ThreatModel) -> Generator:
     if model.unconfirmed_columns:
         problems.append(f"data.columns {model.unconfirmed_columns} have bounds or categories read from data "
                         "(confirmed: false); check they are public knowledge, then set confirmed: true")
+    for where in ("known_columns", "secret_columns"):
+        if not getattr(model.attacker, where):
+            problems.append(f"attacker.{where} is empty; name the columns (see the comment `privsynth init` wrote)")
     if not is_dp(model.generator.kind) and not model.privacy.allow_non_dp:
         problems.append(f"generator.kind {model.generator.kind!r} has no differential-privacy guarantee; set "
                         "privacy.allow_non_dp: true to run it as a labelled non-DP baseline")
@@ -147,7 +151,20 @@ def _task_mapper(model: ThreatModel) -> Iterator[TaskMapper]:
         return
     workers = model.compute.workers or min(machine_workers(), model.attacks.shadow.shadow_runs)
     with compute_client(model.compute.scheduler, workers) as client:
-        yield task_mapper(client)
+        yield _naming_step(task_mapper(client), "attacks step, shadow-model attack")
+
+
+def _naming_step(mapper: TaskMapper, step: str) -> TaskMapper:
+    """The mapper, with its errors (tasks that failed every attempt, a cluster left without workers) saying
+    which step of the run they ended."""
+
+    def named(fn: Any, args: Any, progress: Any = None, label: str = "task") -> Any:
+        try:
+            return mapper(fn, args, progress, label)
+        except PrivsynthError as exc:
+            raise PrivsynthError(f"{step}: {exc}") from exc
+
+    return named
 
 
 @dataclass(frozen=True)
@@ -326,6 +343,8 @@ def evaluate(
     names = list(dict.fromkeys(d.check.name for d in declared))
     with step("attacks"):
         attacks = run_attacks(plan, inputs, model, candidate, names, reporter)
+        # the checks that ran, from their results: a step message must not name an attack that was switched off
+        reporter.progress("ran " + ", ".join(dict.fromkeys(a.name.split(":")[0] for a in attacks)))
     with step("utility"):
         utility = run_metrics(UtilityData(inputs.train, inputs.holdout, inputs.domain, model.data.target,
                                           model.attacks.seed), candidate, names)
@@ -366,6 +385,23 @@ def size_preflight(model: ThreatModel, inputs: Inputs) -> None:
         if shadow.train_size > population:
             raise DataError(f"attacks.shadow.train_size {shadow.train_size} exceeds the {population} holdout rows the "
                             "attacker draws shadow training sets from; lower it or raise data.holdout_fraction")
+def abandon_run(ledger: BudgetLedger, dataset: str, run_dir: Path) -> str:
+    """Clean up after a run that did not finish (an error, SIGTERM, Ctrl-C) and say what is left.
+
+    The reserved run folder is removed when empty (a half-written one never exists: the folder is filled by
+    one rename). The run's ledger entry, when its fit had started, was settled with what the fit spent; it is
+    marked failed here, whichever step failed, so `budget show` tells a spend without a decision."""
+    release_reservation(run_dir)
+    disk = f"the run folder {run_dir} is complete" if run_dir.exists() else \
+        f"nothing written (the reserved run folder {run_dir} was removed)"
+    entries = [e for e in ledger.spends(dataset) if e.release_id == run_dir.name]
+    if not entries:
+        return f"{disk}; ledger {ledger.path}: nothing booked (no budget was spent)"
+    entry = entries[-1]
+    if entry.outcome is None and entry.status == "spent":
+        ledger.record_outcome(entry.id, "failed")
+    spent = "reserved, not settled" if entry.status == "reserved" else f"epsilon {entry.epsilon:.4g} spent"
+    return f"{disk}; ledger {ledger.path}: entry {entry.id} of data set {dataset!r} recorded as failed ({spent})"
 
 
 def prepare(loaded: LoadedThreatModel, home: StewardHome, noise: NoiseSource,
@@ -379,6 +415,10 @@ def prepare(loaded: LoadedThreatModel, home: StewardHome, noise: NoiseSource,
     with (reporter or _Silent()).step("read"):
         inputs = read_inputs(loaded, noise.generator("split"))
         size_preflight(model, inputs)
+    too_few = row_problems(loaded.model, len(inputs.train), len(inputs.holdout),
+                           f"{len(inputs.holdout)} holdout rows")  # before the fit: refused, nothing spent
+    if too_few:
+        raise DataError("; ".join(too_few))
     return inputs, rows_fingerprint(inputs.rows, home.noise_key())
 
 
@@ -428,8 +468,10 @@ def run(
         with (reporter or _Silent()).step("write"):
             documents = run_documents(ev, started, nonce, key, fingerprint, command, signing_key)
             write_run_folder(run_dir, documents.files)
-    except BaseException:
-        release_reservation(run_dir)
+    except BaseException as exc:
+        aftermath = abandon_run(steward.ledger(), model.dataset, run_dir)
+        if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, RunInterrupted):
+            raise RunInterrupted(aftermath) from exc
         raise
     steward.ledger().record_outcome(ev.ledger_entry, ev.decision.label)
     documents.report["timings"]["write"] = round(time.perf_counter() - start, 3)

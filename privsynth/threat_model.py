@@ -100,8 +100,13 @@ class DataSpec(_Strict):
 
 
 class AttackerSpec(_Strict):
-    known_columns: list[str] = Field(min_length=1, description="Quasi-identifiers the attacker already knows.")
-    secret_columns: list[str] = Field(min_length=1, description="Attributes the attacker tries to infer.")
+    """Empty lists are valid (a draft from ``privsynth init`` leaves them to a person) but ``run`` refuses
+    them: the linkability and inference checks need both, and a check that cannot run blocks the release."""
+
+    known_columns: list[str] = Field(default_factory=list, description="Quasi-identifiers the attacker already "
+                                     "knows (age, zip code, ...); `run` needs at least one.")
+    secret_columns: list[str] = Field(default_factory=list, description="Attributes the attacker tries to infer; "
+                                      "`run` needs at least one.")
 
 
 class PrivacySpec(_Strict):

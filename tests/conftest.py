@@ -151,3 +151,24 @@ def released_run(pipeline_runs, tmp_path):
 @pytest.fixture
 def blocked_run(pipeline_runs):
     return pipeline_runs[1].run_dir
+
+
+#: a categorical column of 300 codes (an industry code like the census 'indp'): more than the 255 categories
+#: scikit-learn's histogram boosting accepts, the case that once crashed a run after its budget was spent
+WIDE_CODES = [f"i{k:03d}" for k in range(300)]
+
+
+@pytest.fixture(scope="session")
+def wide_code_csv(tmp_path_factory, small_adult_csv) -> Path:
+    """The 3,000 small Adult rows with a 300-code categorical column ``indp`` (every code present, skewed and
+    tied to occupation) and a survey weight ``wt`` (float), appended after the table's own columns."""
+    rows = pd.read_csv(small_adult_csv, dtype=str, keep_default_na=False)
+    rng = np.random.default_rng(22)
+    occupation = pd.factorize(rows["occupation"])[0]
+    codes = (occupation * 20 + rng.zipf(1.6, len(rows))) % len(WIDE_CODES)
+    codes[: len(WIDE_CODES)] = rng.permutation(len(WIDE_CODES))
+    rows["indp"] = [WIDE_CODES[c] for c in codes]
+    rows["wt"] = np.round(rng.lognormal(7, 0.8, len(rows)), 3)
+    path = tmp_path_factory.mktemp("wide") / "adult_indp.csv"
+    rows.to_csv(path, index=False)
+    return path

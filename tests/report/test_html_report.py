@@ -103,3 +103,19 @@ def test_render_from_the_json_alone(released_run):
     record = json.loads((review / "private_record.json").read_text())
     manifest = json.loads((released_run / "release" / "manifest.json").read_text())
     assert render_html(report, record, manifest) == (review / HTML_REPORT_NAME).read_text(encoding="utf-8")
+
+
+def test_the_holdout_sentence_follows_the_threat_model(released_run):
+    """A separate holdout file is named as such; only a split names its probability (issue 22: a report said
+    '20% of the rows are held out' of a run that used a holdout file)."""
+    import copy
+
+    review = released_run / "review"
+    report = json.loads((review / "report.json").read_text())
+    record = json.loads((review / "private_record.json").read_text())
+    split = _visible_text(render_html(report, record, None))
+    assert "held out with probability 0.2" in split and "separate holdout file" not in split
+    separate = copy.deepcopy(record)
+    separate["threat_model"]["document"]["data"]["holdout"] = "holdout.csv"
+    text = _visible_text(render_html(report, separate, None))
+    assert "A separate holdout file is the population sample" in text and "held out with probability" not in text
