@@ -116,5 +116,5 @@ def test_run_refuses_a_table_too_small_for_the_attacks_before_booking(tmp_path, 
     home = tmp_path / "home"
     result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "out"), "--home", str(home)])
     assert result.exit_code == 2, result.output
-    assert "train_size 5000 exceeds the holdout" in " ".join(result.output.split())
+    assert "train_size 5000 exceeds the" in " ".join(result.output.split())
     assert BudgetLedger(home / "ledger.sqlite").spends("toosmall") == []
