@@ -18,7 +18,7 @@ from typing import Any, ContextManager, Iterator, Protocol
 
 import pandas as pd
 
-from privsynth.attacks.base import AttackData, TaskMapper, attack_sample_size, attack_tables
+from privsynth.attacks.base import AttackData, TaskMapper, attack_tables
 from privsynth.attacks.membership.targets import plan_shadow_attack
 from privsynth.attacks.registry import run_checks, run_on
 from privsynth.checks import CATALOGUE
@@ -372,19 +372,6 @@ def _ledger_standing(ledger: BudgetLedger, dataset: str) -> dict[str, Any] | Non
             "total_delta": b.dataset.total_delta, "remaining": b.remaining_epsilon}
 
 
-def size_preflight(model: ThreatModel, inputs: Inputs) -> None:
-    """Refusals that need the tables' sizes but no fit, so that no budget is booked for a run bound to fail:
-    too few rows for the attacks, a shadow training set larger than the holdout it is drawn from. The row
-    counts in these messages go to the steward only (they are never released)."""
-    attack_sample_size(len(inputs.train), len(inputs.holdout), model.attacks.sample_size)
-    shadow = model.attacks.shadow
-    if shadow.enabled:
-        named = set(shadow.target_rows)
-        in_holdout = 0 if inputs.holdout_rows is None else sum(int(r) in named for r in inputs.holdout_rows)
-        population = len(inputs.holdout) - in_holdout
-        if shadow.train_size > population:
-            raise DataError(f"attacks.shadow.train_size {shadow.train_size} exceeds the {population} holdout rows the "
-                            "attacker draws shadow training sets from; lower it or raise data.holdout_fraction")
 def abandon_run(ledger: BudgetLedger, dataset: str, run_dir: Path) -> str:
     """Clean up after a run that did not finish (an error, SIGTERM, Ctrl-C) and say what is left.
 
@@ -414,11 +401,10 @@ def prepare(loaded: LoadedThreatModel, home: StewardHome, noise: NoiseSource,
         check_scheduler(model.compute.scheduler)
     with (reporter or _Silent()).step("read"):
         inputs = read_inputs(loaded, noise.generator("split"))
-        size_preflight(model, inputs)
-    too_few = row_problems(loaded.model, len(inputs.train), len(inputs.holdout),
-                           f"{len(inputs.holdout)} holdout rows")  # before the fit: refused, nothing spent
-    if too_few:
-        raise DataError("; ".join(too_few))
+        too_few = row_problems(loaded.model, len(inputs.train), len(inputs.holdout),
+                               f"{len(inputs.holdout)} holdout rows")  # before the fit: refused, nothing spent
+        if too_few:
+            raise DataError("; ".join(too_few))
     return inputs, rows_fingerprint(inputs.rows, home.noise_key())
 
 
