@@ -166,14 +166,14 @@ def null_feasibility(declared: Sequence[Declared], nulls: Mapping[str, AttackRes
             continue
         if d.check.relative:
             ideal = math.sqrt(2) * (null.ci[1] - null.estimate)
-            if ideal > d.threshold / 2:
+            if ideal > d.threshold / 2 and d.threshold > 0:  # at a threshold of 0 no number of attacks is enough
                 needed = max(needed or 0, math.ceil(n_attacks * (ideal / (d.threshold / 2)) ** 2))
             if ideal > d.threshold:
                 problems.append(f"gates.{d.check.name} = {d.threshold:g} above the null control: with {n_attacks} "
                                 f"attacks even an ideal table's interval reaches {ideal:+.3f} (the null control, "
                                 f"unseen real rows, scored {null.estimate:.3f} +- {null.ci[1] - null.estimate:.3f}); "
                                 f"raise the threshold to at least {2 * ideal:.2f}, or give more rows (attacks need "
-                                f"{needed} per side, attacks.sample_size is {sample_size})")
+                                f"{needed or 'more'} per side, attacks.sample_size is {sample_size})")
         elif null.ci[1] > d.threshold:
             problems.append(f"gates.{d.name} = {d.threshold:g}: unseen real rows (the null control) already reach "
                             f"{null.estimate:.3f} (95% CI up to {null.ci[1]:.3f}), so no synthetic table could pass; "
