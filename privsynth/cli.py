@@ -144,14 +144,7 @@ def validate(
 
 def _draft_warnings(model: Any) -> list[str]:
     """What `run` will still refuse in a valid document: a draft from `init` is valid but not yet runnable."""
-    warnings = []
-    if model.unconfirmed_columns:
-        warnings.append(f"columns {model.unconfirmed_columns} are not confirmed as public; `run` will refuse until "
-                        "you set confirmed: true")
-    for field in ("known_columns", "secret_columns"):
-        if not getattr(model.attacker, field):
-            warnings.append(f"attacker.{field} is empty; `run` will refuse until you name them")
-    return warnings
+    return [f"{problem} (`run` refuses it until then)" for problem in model.draft_problems()]
 
 
 @app.command()

@@ -91,13 +91,7 @@ class RunResult:
 def preflight(model: ThreatModel) -> Generator:
     """Refusals that need no data (unconfirmed bounds, a non-DP generator without consent, bad generator
     parameters), before the private table is read. Returns the unfitted generator."""
-    problems = []
-    if model.unconfirmed_columns:
-        problems.append(f"data.columns {model.unconfirmed_columns} have bounds or categories read from data "
-                        "(confirmed: false); check they are public knowledge, then set confirmed: true")
-    for where in ("known_columns", "secret_columns"):
-        if not getattr(model.attacker, where):
-            problems.append(f"attacker.{where} is empty; name the columns (see the comment `privsynth init` wrote)")
+    problems = model.draft_problems()
     if not is_dp(model.generator.kind) and not model.privacy.allow_non_dp:
         problems.append(f"generator.kind {model.generator.kind!r} has no differential-privacy guarantee; set "
                         "privacy.allow_non_dp: true to run it as a labelled non-DP baseline")

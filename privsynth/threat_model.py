@@ -287,6 +287,19 @@ class ThreatModel(_Strict):
     def unconfirmed_columns(self) -> list[str]:
         return [n for n, c in self.data.columns.items() if not c.confirmed]
 
+    def draft_problems(self) -> list[str]:
+        """What a valid draft (from `privsynth init`) still lacks before `run` accepts it: `validate` shows these
+        as warnings, the run's preflight refuses them."""
+        problems = []
+        if self.unconfirmed_columns:
+            problems.append(f"data.columns {self.unconfirmed_columns} are not confirmed as public (bounds or "
+                            "categories read from data); check they are public knowledge, then set confirmed: true")
+        for where in ("known_columns", "secret_columns"):
+            if not getattr(self.attacker, where):
+                problems.append(f"attacker.{where} is empty; name the columns (see the comment `privsynth init` "
+                                "wrote)")
+        return problems
+
     def public_document(self) -> dict[str, Any]:
         """The threat model as a public release may show it: the source and holdout paths (which name files on
         the steward's machine) and shadow target row numbers (which name source rows) are taken out."""
