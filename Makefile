@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.privsynth-installed
 TORCH_INDEX ?=
 
-.PHONY: demo test test-fast lint-imports install clean
+.PHONY: demo test test-fast test-acceptance lint-imports install clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 2; }
@@ -29,6 +29,9 @@ lint-imports: $(STAMP)
 
 test: $(STAMP) lint-imports
 	$(BIN)/python -m pytest -q
+
+test-acceptance: $(STAMP)
+	$(BIN)/python -m pytest -q -m acceptance
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -129,6 +129,16 @@ def validate(
         raise typer.Exit(EXIT_BAD_INPUT)
     for warning in _draft_warnings(loaded.model):
         console.print(f"[yellow]![/] {threat_model}: {warning}", soft_wrap=True)
+    from privsynth.release.gate import shadow_sizing
+
+    sizing = shadow_sizing(loaded.model)
+    if sizing is not None and sizing.problem:
+        console.print(f"[red]✗[/] {threat_model}: {sizing.problem}", soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if sizing is not None and sizing.raised:
+        console.print(f"[yellow]![/] {threat_model}: attacks.shadow.targets = {sizing.targets_declared} gives a blind "
+                      f"attack an interval too wide for gates.shadow_auc; the run attacks {sizing.targets} targets "
+                      f"(half-width {sizing.blind_half_width:.3f}; targets cost no extra generator fit)", soft_wrap=True)
     if data:
         from privsynth.data.validate import data_problems
 

@@ -39,11 +39,11 @@ from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import PrivateData
 from privsynth.release.bundle import (RELEASE_DIR, REVIEW_DIR, check_output_folder, release_reservation,
                                      reserve_run_folder, write_run_folder)
-from privsynth.release.gate import decide, declared_checks, null_feasibility
+from privsynth.release.gate import ShadowSizing, decide, declared_checks, null_feasibility, shadow_sizing
 from privsynth.release.manifest import PublicManifest
 from privsynth.report.documents import run_documents
 from privsynth.results import AttackResult, Decision, Guarantee, UtilityResult
-from privsynth.threat_model import LoadedThreatModel, ThreatModel, load_threat_model
+from privsynth.threat_model import LoadedThreatModel, ShadowSpec, ThreatModel, load_threat_model
 
 
 class StepReporter(Protocol):
@@ -172,6 +172,10 @@ class AttackPlan:
     nulls: dict[str, AttackResult]
     #: the threat model's attacks.n_attacks when the plan raised it (None: kept)
     declared_attacks: int | None = None
+    #: the shadow attack's settings, with as many targets as its gate's interval needs (release/gate.py
+    #: ``shadow_sizing``); None when the attack is off
+    shadow: ShadowSpec | None = None
+    shadow_sizing: ShadowSizing | None = None
 
 
 def plan_attacks(loaded: LoadedThreatModel, inputs: Inputs, reporter: StepReporter | None = None) -> AttackPlan:
@@ -180,6 +184,10 @@ def plan_attacks(loaded: LoadedThreatModel, inputs: Inputs, reporter: StepReport
     ``attacks.n_attacks`` and the attack tables hold enough rows, the count is raised (and the review says so)."""
     model = loaded.model
     spec = model.attacks
+    sizing = shadow_sizing(model)
+    if sizing is not None and sizing.problem:
+        raise ThreatModelError(str(loaded.path), [sizing.problem])
+    shadow = spec.shadow.model_copy(update={"targets": sizing.targets}) if sizing is not None and sizing.raised else spec.shadow
     data, null_table = attack_tables(inputs.train, inputs.holdout, inputs.domain, spec.sample_size,
                                      model.attacker.known_columns, model.attacker.secret_columns, spec.n_attacks,
                                      spec.seed)
@@ -197,7 +205,7 @@ def plan_attacks(loaded: LoadedThreatModel, inputs: Inputs, reporter: StepReport
             feasible = null_feasibility(declared, nulls, data.n_attacks, spec.sample_size)
     if feasible.problems:
         raise ThreatModelError(str(loaded.path), list(feasible.problems))
-    return AttackPlan(data, null_table, nulls, declared_attacks)
+    return AttackPlan(data, null_table, nulls, declared_attacks, shadow if spec.shadow.enabled else None, sizing)
 
 
 def run_attacks(plan: AttackPlan, inputs: Inputs, model: ThreatModel, candidate: pd.DataFrame, names: list[str],
@@ -208,12 +216,12 @@ def run_attacks(plan: AttackPlan, inputs: Inputs, model: ThreatModel, candidate:
     spec = model.attacks
     data, null_table = plan.data, plan.null_table
     with _task_mapper(model) as mapper:
-        if spec.shadow.enabled:
+        if plan.shadow is not None:
             factory = ShadowGenerator(model.generator.kind, model.generator.params, model.privacy.epsilon,
                                       model.privacy.delta, model.privacy.allow_non_dp, inputs.domain,
-                                      spec.shadow.synthetic_rows or 5 * spec.shadow.train_size, model.compute.device)
+                                      plan.shadow.synthetic_rows or 5 * plan.shadow.train_size, model.compute.device)
             shadow = plan_shadow_attack(inputs.train, inputs.holdout, inputs.train_rows, inputs.holdout_rows,
-                                        spec.shadow, inputs.domain, spec.seed, factory, mapper, model.privacy.delta,
+                                        plan.shadow, inputs.domain, spec.seed, factory, mapper, model.privacy.delta,
                                         lambda done, total: reporter.tasks(done, total, f"{factory.kind} shadow fits"))
             data = replace(data, shadow=shadow)
         return run_checks(data, candidate, names, {"null": null_table, "positive": data.members},
@@ -352,7 +360,17 @@ def evaluate(
                       comparison, _ledger_standing(booking.ledger, model.dataset), entry, timings, review,
                       {"n_attacks": plan.data.n_attacks, "n_attacks_declared": model.attacks.n_attacks,
                        "raised_for_the_gates": plan.declared_attacks is not None,
-                       "rows_per_side": min(len(plan.data.members), len(plan.data.control))})
+                       "rows_per_side": min(len(plan.data.members), len(plan.data.control)),
+                       **_shadow_sizes(plan.shadow_sizing)})
+
+
+def _shadow_sizes(sizing: ShadowSizing | None) -> dict[str, Any]:
+    """The shadow attack's size for the review: targets (declared, used) and a blind attack's half-width."""
+    if sizing is None:
+        return {}
+    return {"shadow_targets": sizing.targets, "shadow_targets_declared": sizing.targets_declared,
+            "shadow_held_out_runs": sizing.held_out_runs,
+            "shadow_blind_half_width": round(sizing.blind_half_width, 4)}
 
 
 def _ledger_standing(ledger: BudgetLedger, dataset: str) -> dict[str, Any] | None:

@@ -76,3 +76,41 @@ def test_a_table_of_copied_training_rows_is_still_blocked(tmp_path, write_threat
     failed = {f.check for f in result.decision.failures}
     assert not result.decision.released and result.release_dir is None
     assert {"exact_copies", "membership_distance_auc"} <= failed, failed  # (linkability above the null fails too, mostly)
+
+
+def test_the_blind_half_width_is_what_the_shadow_bootstrap_gives():
+    """The closed form the sizing uses against the attack's own interval (resampled runs) on blind scores."""
+    from privsynth.attacks.membership.shadow import ShadowScores, mean_auc_with_bootstrap
+    from privsynth.attacks.stats import blind_mean_auc_half_width
+
+    rng = np.random.default_rng(1)
+    held_out, targets = 20, 12
+    widths = []
+    for rep in range(20):
+        labels = rng.random((held_out, targets)) < 0.5
+        scores = ShadowScores(np.zeros(1), np.zeros(1), labels, rng.random((held_out, targets)))
+        estimate, (_, high) = mean_auc_with_bootstrap(scores, rep, resamples=300)
+        widths.append(high - estimate)
+    assert abs(np.mean(widths) / blind_mean_auc_half_width(held_out, targets) - 1) < 0.15
+
+
+def test_the_shadow_gate_gets_the_targets_its_interval_needs(adult_model):
+    """Targets (no extra fit) are raised until a blind attack's half-width fits under half the margin above
+    0.5; a gate no allowed count can judge is a threat-model error naming the runs and threshold to set."""
+    from privsynth.attacks.stats import blind_mean_auc_half_width
+    from privsynth.release.gate import shadow_sizing
+
+    def with_shadow(threshold, **shadow):
+        spec = adult_model.attacks.shadow.model_copy(update=shadow)
+        return adult_model.model_copy(update={
+            "attacks": adult_model.attacks.model_copy(update={"shadow": spec}),
+            "gates": adult_model.gates.model_copy(update={"shadow_auc": threshold})})
+
+    kept = shadow_sizing(with_shadow(0.65, shadow_runs=60, targets=10))
+    assert not kept.raised and kept.problem is None and kept.blind_half_width <= 0.075
+    raised = shadow_sizing(with_shadow(0.65, shadow_runs=40, targets=10))
+    assert raised.targets == 12 and raised.blind_half_width <= 0.075 < blind_mean_auc_half_width(20, 11)
+    named = shadow_sizing(with_shadow(0.6, shadow_runs=8, target_rows=[1, 2, 3]))
+    assert named.targets == 3 and "raise attacks.shadow.shadow_runs to" in named.problem
+    assert shadow_sizing(with_shadow("report")) is None
+    assert shadow_sizing(with_shadow(0.65, enabled=False)) is None

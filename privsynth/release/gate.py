@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence, TypeVar
 
+from privsynth.attacks.stats import blind_mean_auc_half_width
 from privsynth.checks import CATALOGUE, Check, check_of
 from privsynth.errors import PrivsynthError
 from privsynth.results import AttackResult, Control, Decision, GateFailure, UtilityResult
@@ -179,6 +180,59 @@ def null_feasibility(declared: Sequence[Declared], nulls: Mapping[str, AttackRes
                             f"{null.estimate:.3f} (95% CI up to {null.ci[1]:.3f}), so no synthetic table could pass; "
                             f"raise the threshold above {null.ci[1]:.3f} or attacks.sample_size (now {sample_size})")
     return Feasibility(tuple(problems), needed)
+
+
+@dataclass(frozen=True)
+class ShadowSizing:
+    """How many targets the shadow attack needs for its gate, and whether any count the threat model allows is
+    enough. The gate passes when the interval's upper end is within the threshold, so a blind attack's
+    half-width must fit under the margin above 0.5: sized to half the margin, a generator that leaks nothing
+    passes with about 97.5%. Targets are what the sizing raises: they cost no generator fit (every shadow run
+    labels every target at once), runs do."""
+
+    targets_declared: int
+    targets: int
+    held_out_runs: int
+    blind_half_width: float
+    problem: str | None = None
+
+    @property
+    def raised(self) -> bool:
+        return self.targets > self.targets_declared
+
+
+#: the most targets the sizing may choose: the threat model's own limit, and a fifth of a shadow training set
+#: (about half the targets join each run, so they stay a tenth of it at most; the rest is the population)
+MAX_TARGETS = 500
+
+
+def shadow_sizing(model: ThreatModel) -> ShadowSizing | None:
+    """The shadow gate's sizing (None when the attack is off or reported only). Independent of the table: the
+    blind half-width depends only on the counts of runs and targets (``blind_mean_auc_half_width``)."""
+    spec = model.attacks.shadow
+    threshold = model.gates.threshold("shadow_auc")
+    if not spec.enabled or threshold is None:
+        return None
+    held_out = spec.shadow_runs - spec.shadow_runs // 2
+    declared = len(spec.target_rows) or spec.targets
+    margin = (threshold - 0.5) / 2
+    needed = declared
+    while blind_mean_auc_half_width(held_out, needed) > margin and needed < MAX_TARGETS:
+        needed += 1
+    cap = declared if spec.target_rows else max(declared, min(MAX_TARGETS, spec.train_size // 5))
+    targets = min(needed, cap)
+    width = blind_mean_auc_half_width(held_out, targets)
+    problem = None
+    if width > margin:
+        runs = spec.shadow_runs
+        while blind_mean_auc_half_width(runs - runs // 2, targets) > margin and runs < 10_000:
+            runs += 2
+        what = "attacks.shadow.target_rows names" if spec.target_rows else "at most"
+        problem = (f"gates.shadow_auc = {threshold:g}: with {spec.shadow_runs} shadow runs and {what} {targets} "
+                   f"targets even a blind attack's interval reaches {0.5 + width:.3f} (half-width {width:.3f} "
+                   f"against a margin of {threshold - 0.5:.3f} above 0.5); raise attacks.shadow.shadow_runs to "
+                   f"{runs}, or the threshold to at least {0.5 + 2 * width:.2f}")
+    return ShadowSizing(declared, targets, held_out, width, problem)
 
 
 def _index(results: Iterable[R]) -> dict[str, R]:
