@@ -1,0 +1,205 @@
+"""One-run canary audit of the generator as it runs (Steinke, Nasr & Jagielski, NeurIPS 2023), black box.
+
+The auditor builds an audit table: ``base_rows`` rows of the attacker's population (the holdout, never a row
+the release was trained on) plus m canaries, each added independently with probability 1/2. The pipeline's
+factory fits the release's generator kind, parameters and budget on it (once, or ``runs`` times with fresh
+coins) and samples a large synthetic table; from that table alone each canary gets a score, the extremes
+are guessed "in" and "out", the middle is left alone, and the right guesses become an epsilon lower bound
+(attacks/one_run.py). A correct DP mechanism cannot push that bound above its claim except with probability
+5%, so a larger bound is an implementation fault.
+
+Canaries come from the PUBLIC domain only: every column's code drawn uniformly from the public coders and
+decoded (rows that break a public rule are redrawn). Uniform codes put almost every canary in pairs of
+values where the population has little or no mass, which is where one row shows in a measured marginal.
+
+The score is the synthetic mass in the canary's cells: for every pair of columns, the synthetic count of
+the canary's 2-way cell (scaled to the audit table's size) minus what the auditor knows is there without it
+(its base rows, and half of the other canaries sharing the cell), divided by that expected count plus one so
+that cells crowded by the population weigh little. It is the marginal mechanisms' own view of a row, and a
+density of the synthetic sample at the canary for any generator.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from privsynth.attacks.base import AttackData, AuditSetup, FitAndSample
+from privsynth.attacks.one_run import detection_floor, epsilon_lower_bound
+from privsynth.data.domain import PublicDomain
+from privsynth.errors import DataError
+from privsynth.results import AttackResult
+from privsynth.rules import violations
+
+#: guess plans tried on every audit (share of the canaries guessed, and whether the bottom is guessed "out"
+#: too); the bound is Bonferroni-corrected over all of them, so trying them is paid for, not a free look
+GUESS_SHARES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
+PLANS = tuple(itertools.product(GUESS_SHARES, (False, True)))
+#: a canary draw that keeps breaking the public rules gives up after this many rounds
+DRAW_ROUNDS = 50
+
+
+def design_canaries(domain: PublicDomain, count: int, seed: int) -> pd.DataFrame:
+    """``count`` rows drawn from the public domain alone: every column's code uniform over its public codes,
+    decoded, and redrawn when it breaks a public rule. No population row is read or copied."""
+    coders = domain.coders()
+    rng = np.random.default_rng([seed, 0xCA7])
+    kept: list[pd.DataFrame] = []
+    have = 0
+    for _ in range(DRAW_ROUNDS):
+        codes = np.stack([rng.integers(0, coders[n].size, size=2 * count) for n in domain.names], axis=1)
+        rows = domain.decode(codes, coders, rng)
+        if domain.rules:
+            facts = domain.rule_facts()
+            broken = np.zeros(len(rows), dtype=bool)
+            for rule in domain.rules:
+                broken |= np.asarray(violations(rule, rows, facts), dtype=bool)
+            rows = rows[~broken]
+        kept.append(rows)
+        have += len(rows)
+        if have >= count:
+            return pd.concat(kept, ignore_index=True).iloc[:count].reset_index(drop=True)
+    raise DataError(f"attacks.audit: could not draw {count} canaries that obey data.rules from the public domain "
+                    f"(got {have}); lower attacks.audit.canaries or check the rules")
+
+
+@dataclass(frozen=True)
+class CanaryTask:
+    """One audit fit: its training table (base rows plus the included canaries) and what scoring needs."""
+
+    run: int
+    train: pd.DataFrame
+    seed: int
+    fit_and_sample: FitAndSample
+    domain: PublicDomain
+    base: pd.DataFrame
+    canaries: pd.DataFrame
+    expected_rows: float
+
+
+def run_canary_task(task: CanaryTask) -> np.ndarray:
+    """Fit, sample, and score every canary of the run (on the worker: only m numbers travel back)."""
+    synthetic = task.fit_and_sample(task.train, task.seed)
+    return canary_scores(synthetic, task.base, task.canaries, task.domain, task.expected_rows)
+
+
+def _pair_keys(codes: np.ndarray, j: int, k: int, size_k: int) -> np.ndarray:
+    return codes[:, j].astype(np.int64) * size_k + codes[:, k]
+
+
+def _count_of(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    return np.searchsorted(sorted_keys, queries, side="right") - np.searchsorted(sorted_keys, queries, side="left")
+
+
+def canary_scores(synthetic: pd.DataFrame, base: pd.DataFrame, canaries: pd.DataFrame, domain: PublicDomain,
+                  expected_rows: float) -> np.ndarray:
+    """Per canary, summed over every pair of columns: the log ratio of the synthetic count of its 2-way cell
+    to what the auditor knows is there without it (its base rows and half of the other canaries in the cell,
+    scaled to the synthetic table's size), both plus one. A pair the mechanism measured shows an included
+    canary; the others add noise, and which pairs were measured is the mechanism's secret (black box)."""
+    coders = domain.coders()
+    encoded = {name: np.stack([coders[n].encode(frame[n]) for n in domain.names], axis=1)
+               for name, frame in (("synthetic", synthetic), ("base", base), ("canaries", canaries))}
+    scale = len(synthetic) / expected_rows
+    scores = np.zeros(len(canaries))
+    for j, k in itertools.combinations(range(len(domain.names)), 2):
+        size_k = coders[domain.names[k]].size
+        keys = {name: np.sort(_pair_keys(codes, j, k, size_k)) for name, codes in encoded.items()}
+        query = _pair_keys(encoded["canaries"], j, k, size_k)
+        expected = (_count_of(keys["base"], query) + 0.5 * (_count_of(keys["canaries"], query) - 1)) * scale
+        scores += np.log((_count_of(keys["synthetic"], query) + 1.0) / (expected + 1.0))
+    return scores
+
+
+def draw_audit_tables(population: pd.DataFrame, canaries: pd.DataFrame, base_rows: int, runs: int,
+                      seed: int) -> tuple[np.ndarray, list[pd.DataFrame], list[pd.DataFrame]]:
+    """Membership (runs x canaries, fair coins), each run's base rows and its training table (shuffled)."""
+    if base_rows > len(population):
+        raise DataError(f"attacks.audit.base_rows {base_rows} exceeds the {len(population)} holdout rows the audit "
+                        "draws from; lower it or raise data.holdout_fraction")
+    membership = np.zeros((runs, len(canaries)), dtype=bool)
+    bases, tables = [], []
+    for run in range(runs):
+        rng = np.random.default_rng([seed, 0xA0D17, run])
+        membership[run] = rng.random(len(canaries)) < 0.5
+        base = population.iloc[np.sort(rng.choice(len(population), base_rows, replace=False))]
+        frame = pd.concat([base, canaries[membership[run]]], ignore_index=True)
+        bases.append(base.reset_index(drop=True))
+        tables.append(frame.iloc[rng.permutation(len(frame))].reset_index(drop=True))
+    return membership, bases, tables
+
+
+@dataclass(frozen=True)
+class Guesses:
+    """The best guess plan's outcome and its bound (Bonferroni-corrected over ``PLANS``)."""
+
+    epsilon: float
+    guesses: int
+    correct: int
+    share: float
+    both_ends: bool
+
+
+def guess_and_bound(scores: np.ndarray, membership: np.ndarray, delta: float, alpha: float,
+                    seed: int) -> Guesses:
+    """Try every plan of ``PLANS`` on the scores (ties broken by a seeded shuffle), keep the best bound. The
+    plans' level is alpha / len(PLANS), so the kept bound still holds at 1 - alpha."""
+    m = len(scores)
+    order = np.random.default_rng([seed, 0x6E55]).permutation(m)
+    ranked = order[np.argsort(-scores[order], kind="stable")]  # highest score first
+    best = Guesses(0.0, 0, 0, 0.0, False)
+    for share, both_ends in PLANS:
+        k = max(1, int(round(share * m)))
+        if both_ends:
+            top, bottom = ranked[:max(1, k // 2)], ranked[m - max(1, k // 2):]
+        else:
+            top, bottom = ranked[:k], ranked[:0]
+        correct = int(membership[top].sum() + (~membership[bottom]).sum())
+        r = len(top) + len(bottom)
+        bound = epsilon_lower_bound(m, r, correct, delta, alpha / len(PLANS))
+        if bound > best.epsilon or best.guesses == 0:
+            best = Guesses(bound, r, correct, share, both_ends)
+    return best
+
+
+def run_canary_audit(setup: AuditSetup, domain: PublicDomain, seed: int) -> dict[str, object]:
+    """Design the canaries, fit the generator ``setup.runs`` times on the cluster, score and bound."""
+    start = time.perf_counter()
+    canaries = domain.cast(design_canaries(domain, setup.canaries, seed))
+    membership, bases, tables = draw_audit_tables(setup.population, canaries, setup.base_rows, setup.runs, seed)
+    expected = setup.base_rows + setup.canaries / 2
+    tasks = [CanaryTask(run, table, int(np.random.SeedSequence([seed, 0xCA4, run]).generate_state(1)[0]),
+                        setup.fit_and_sample, domain, base, canaries, expected)
+             for run, (base, table) in enumerate(zip(bases, tables))]
+    outcome = setup.map_tasks(run_canary_task, tasks, setup.progress, "audit-run")
+    scores, labels = np.concatenate(outcome.results), membership.reshape(-1)
+    best = guess_and_bound(scores, labels, setup.delta, setup.alpha, seed)
+    floor = detection_floor(len(scores), len(scores) // 2, setup.claimed_epsilon, setup.delta,
+                            setup.alpha / len(PLANS))
+    return {"epsilon": best.epsilon, "canaries": setup.canaries, "runs": setup.runs, "m": int(len(scores)),
+            "guesses": best.guesses, "correct": best.correct,
+            "accuracy": best.correct / best.guesses if best.guesses else math.nan,
+            "guess_share": best.share, "guessed_both_ends": best.both_ends, "plans_tried": len(PLANS),
+            "included": int(labels.sum()), "base_rows": setup.base_rows, "delta": setup.delta,
+            "confidence": 1 - setup.alpha, "claimed_epsilon": setup.claimed_epsilon, **floor.as_details(),
+            "retried_tasks": [vars(f) for f in outcome.failed_attempts], "workers": outcome.workers,
+            "cluster": outcome.where, "wall_seconds": round(time.perf_counter() - start, 2)}
+
+
+CANARY_EPSILON = "canary_epsilon"
+
+
+def canary_audit(data: AttackData, synthetic: pd.DataFrame) -> list[AttackResult]:
+    """``canary_epsilon``: the one-run audit's 95% lower bound (estimate and interval alike: it has no upper
+    end). Like the shadow attack it ignores the candidate table and fits the generator itself; nothing when
+    the threat model turned the audit off (the pipeline then passes no ``data.audit``)."""
+    if data.audit is None:
+        return []
+    details = run_canary_audit(data.audit, data.domain, data.seed)
+    bound = float(details["epsilon"])  # type: ignore[arg-type]
+    return [AttackResult(name=CANARY_EPSILON, estimate=bound, ci=(bound, bound), n=int(details["m"]),  # type: ignore[call-overload]
+                         details=details)]
