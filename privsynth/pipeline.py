@@ -108,10 +108,11 @@ def preflight(model: ThreatModel) -> Generator:
 
 @dataclass(frozen=True)
 class ShadowGenerator:
-    """The shadow attack's and the canary audit's ``fit_and_sample``: a fresh generator of the release's kind, parameters and budget,
-    fitted on one shadow training set through its own PrivateData and odometer (so a DP generator is attacked
-    exactly as it runs), then sampled. Plain data at module level, so dask can pickle it to its workers;
-    attacks/ receives it as a callable and never imports generators/ or privacy/."""
+    """The shadow attack's and the canary audit's ``fit_and_sample``: a fresh generator of the release's kind,
+    parameters and budget, fitted on one shadow (or audit) training set through its own PrivateData and
+    odometer (so a DP generator is attacked exactly as it runs), then sampled. Plain data at module level, so
+    dask can pickle it to its workers; attacks/ receives it as a callable and never imports generators/ or
+    privacy/."""
 
     kind: str
     params: Any
@@ -230,7 +231,7 @@ def plan_audit(model: ThreatModel, inputs: Inputs, mapper: TaskMapper, reporter:
     """The canary audit's inputs: the holdout as the population, a factory of the release's kind, parameters
     and budget sampling ``synthetic_rows`` rows, and the claim (None for a non-DP baseline)."""
     audit = model.attacks.audit
-    rows = audit.synthetic_rows or int(20 * (audit.base_rows + audit.canaries / 2))
+    rows = audit.synthetic_rows or int(40 * (audit.base_rows + audit.canaries / 2))
     factory = ShadowGenerator(model.generator.kind, model.generator.params, model.privacy.epsilon, model.privacy.delta,
                               model.privacy.allow_non_dp, inputs.domain, rows, model.compute.device)
     claim = model.privacy.epsilon if is_dp(model.generator.kind) else None

@@ -166,13 +166,14 @@ class AuditSpec(_Strict):
 
     enabled: bool = Field(default=False, description="Run the canary audit; a DP release whose 95% lower bound "
                           "exceeds the claimed epsilon is then blocked as an implementation fault.")
-    canaries: int = Field(default=500, ge=10, le=100_000, description="Canaries per run (each in with "
-                          "probability 1/2).")
-    runs: int = Field(default=4, ge=1, le=100, description="Generator fits, each with fresh coins; their "
+    canaries: int = Field(default=100, ge=10, le=100_000, description="Canaries per run (each in with "
+                          "probability 1/2). About as many as a column has values keeps most canaries' rare values "
+                          "their own.")
+    runs: int = Field(default=6, ge=1, le=100, description="Generator fits, each with fresh coins; their "
                       "guesses are pooled (the bound holds for any number of runs).")
-    base_rows: int = Field(default=1000, ge=20, description="Holdout rows each audit table holds besides its "
+    base_rows: int = Field(default=500, ge=20, description="Holdout rows each audit table holds besides its "
                            "canaries (never a training row of the release).")
-    synthetic_rows: int | None = Field(default=None, ge=1, description="Rows sampled per fit; default 20 x the "
+    synthetic_rows: int | None = Field(default=None, ge=1, description="Rows sampled per fit; default 40 x the "
                                        "audit table's expected size (base_rows + canaries / 2).")
 
 

@@ -38,20 +38,22 @@ from privsynth.rules import violations
 #: guess plans tried on every audit (share of the canaries guessed, and whether the bottom is guessed "out"
 #: too); the bound is Bonferroni-corrected over all of them, so trying them is paid for, not a free look
 GUESS_SHARES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
-PLANS = tuple(itertools.product(GUESS_SHARES, (False, True)))
+SCORERS = ("cells", "unseen values")
+PLANS = tuple(itertools.product(range(len(SCORERS)), GUESS_SHARES, (False, True)))
 #: a canary draw that keeps breaking the public rules gives up after this many rounds
 DRAW_ROUNDS = 50
 
 
 def design_canaries(domain: PublicDomain, count: int, seed: int) -> pd.DataFrame:
-    """``count`` rows drawn from the public domain alone: every column's code uniform over its public codes,
-    decoded, and redrawn when it breaks a public rule. No population row is read or copied."""
+    """``count`` rows drawn from the public domain alone: every column's codes spread evenly over its public
+    codes in random order (``_balanced``), decoded, and redrawn when a row breaks a public rule. No population
+    row is read or copied."""
     coders = domain.coders()
     rng = np.random.default_rng([seed, 0xCA7])
     kept: list[pd.DataFrame] = []
     have = 0
     for _ in range(DRAW_ROUNDS):
-        codes = np.stack([rng.integers(0, coders[n].size, size=2 * count) for n in domain.names], axis=1)
+        codes = np.stack([_balanced(coders[n].size, count, rng) for n in domain.names], axis=1)
         rows = domain.decode(codes, coders, rng)
         if domain.rules:
             facts = domain.rule_facts()
@@ -65,6 +67,13 @@ def design_canaries(domain: PublicDomain, count: int, seed: int) -> pd.DataFrame
             return pd.concat(kept, ignore_index=True).iloc[:count].reset_index(drop=True)
     raise DataError(f"attacks.audit: could not draw {count} canaries that obey data.rules from the public domain "
                     f"(got {have}); lower attacks.audit.canaries or check the rules")
+
+
+def _balanced(size: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` codes of ``size``, each used as evenly as possible, in random order: canaries share a value
+    only when there are more canaries than values, so a value shows one canary, not several."""
+    cycles = -(-count // size)
+    return np.concatenate([rng.permutation(size) for _ in range(cycles)])[:count][rng.permutation(count)]
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,7 @@ class CanaryTask:
 
 
 def run_canary_task(task: CanaryTask) -> np.ndarray:
-    """Fit, sample, and score every canary of the run (on the worker: only m numbers travel back)."""
+    """Fit, sample, and score every canary of the run (on the worker: only 2 x m numbers travel back)."""
     synthetic = task.fit_and_sample(task.train, task.seed)
     return canary_scores(synthetic, task.base, task.canaries, task.domain, task.expected_rows)
 
@@ -97,22 +106,36 @@ def _count_of(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
 
 def canary_scores(synthetic: pd.DataFrame, base: pd.DataFrame, canaries: pd.DataFrame, domain: PublicDomain,
                   expected_rows: float) -> np.ndarray:
-    """Per canary, summed over every pair of columns: the log ratio of the synthetic count of its 2-way cell
-    to what the auditor knows is there without it (its base rows and half of the other canaries in the cell,
-    scaled to the synthetic table's size), both plus one. A pair the mechanism measured shows an included
-    canary; the others add noise, and which pairs were measured is the mechanism's secret (black box)."""
+    """Two scores per canary (2 x canaries), one per guesser (``SCORERS``).
+
+    ``cells``: summed over every pair of columns, the log ratio of the synthetic count of the canary's 2-way
+    cell to what the auditor knows is there without it (its base rows and half of the other canaries in the
+    cell, scaled to the synthetic table's size), both plus one. A pair the mechanism measured shows an
+    included canary; the others add noise (which pairs were measured is the mechanism's secret: black box).
+    ``unseen values``: how many of the canary's values that no base row and no other canary holds appear in
+    the synthetic table. A correct mechanism shows such a value from its noise whether or not the canary was
+    in; one whose output domain was read from the data can show it only if the canary was in."""
     coders = domain.coders()
     encoded = {name: np.stack([coders[n].encode(frame[n]) for n in domain.names], axis=1)
                for name, frame in (("synthetic", synthetic), ("base", base), ("canaries", canaries))}
     scale = len(synthetic) / expected_rows
-    scores = np.zeros(len(canaries))
+    scores, unseen = np.zeros(len(canaries)), np.zeros(len(canaries))
+    for j in range(len(domain.names)):
+        keys = {name: np.sort(codes[:, j]) for name, codes in encoded.items()}
+        query = encoded["canaries"][:, j]
+        alone = (_count_of(keys["base"], query) == 0) & (_count_of(keys["canaries"], query) == 1)
+        unseen += alone & (_count_of(keys["synthetic"], query) > 0)
     for j, k in itertools.combinations(range(len(domain.names)), 2):
         size_k = coders[domain.names[k]].size
         keys = {name: np.sort(_pair_keys(codes, j, k, size_k)) for name, codes in encoded.items()}
-        query = _pair_keys(encoded["canaries"], j, k, size_k)
-        expected = (_count_of(keys["base"], query) + 0.5 * (_count_of(keys["canaries"], query) - 1)) * scale
-        scores += np.log((_count_of(keys["synthetic"], query) + 1.0) / (expected + 1.0))
-    return scores
+        scores += _log_ratio(keys, _pair_keys(encoded["canaries"], j, k, size_k), scale)
+    return np.stack([scores, unseen])
+
+
+def _log_ratio(keys: dict[str, np.ndarray], query: np.ndarray, scale: float) -> np.ndarray:
+    """log((synthetic count + 1) / (expected count without the canary + 1)) of each canary's cell."""
+    expected = (_count_of(keys["base"], query) + 0.5 * (_count_of(keys["canaries"], query) - 1)) * scale
+    return np.log((_count_of(keys["synthetic"], query) + 1.0) / (expected + 1.0))
 
 
 def draw_audit_tables(population: pd.DataFrame, canaries: pd.DataFrame, base_rows: int, runs: int,
@@ -140,29 +163,30 @@ class Guesses:
     epsilon: float
     guesses: int
     correct: int
+    scorer: str
     share: float
     both_ends: bool
 
 
 def guess_and_bound(scores: np.ndarray, membership: np.ndarray, delta: float, alpha: float,
                     seed: int) -> Guesses:
-    """Try every plan of ``PLANS`` on the scores (ties broken by a seeded shuffle), keep the best bound. The
-    plans' level is alpha / len(PLANS), so the kept bound still holds at 1 - alpha."""
-    m = len(scores)
+    """Try every plan of ``PLANS`` (a scorer, a share of canaries guessed, the top "in" alone or also the
+    bottom "out"; ties broken by a seeded shuffle) and keep the best bound. Each plan is judged at level
+    alpha / len(PLANS), so the kept bound still holds at 1 - alpha."""
+    m = scores.shape[1]
     order = np.random.default_rng([seed, 0x6E55]).permutation(m)
-    ranked = order[np.argsort(-scores[order], kind="stable")]  # highest score first
-    best = Guesses(0.0, 0, 0, 0.0, False)
-    for share, both_ends in PLANS:
+    ranked = [order[np.argsort(-row[order], kind="stable")] for row in scores]  # highest score first
+    best = Guesses(0.0, 0, 0, SCORERS[0], 0.0, False)
+    for scorer, share, both_ends in PLANS:
         k = max(1, int(round(share * m)))
+        top, bottom = ranked[scorer][:k], ranked[scorer][:0]
         if both_ends:
-            top, bottom = ranked[:max(1, k // 2)], ranked[m - max(1, k // 2):]
-        else:
-            top, bottom = ranked[:k], ranked[:0]
+            top, bottom = ranked[scorer][:max(1, k // 2)], ranked[scorer][m - max(1, k // 2):]
         correct = int(membership[top].sum() + (~membership[bottom]).sum())
         r = len(top) + len(bottom)
         bound = epsilon_lower_bound(m, r, correct, delta, alpha / len(PLANS))
         if bound > best.epsilon or best.guesses == 0:
-            best = Guesses(bound, r, correct, share, both_ends)
+            best = Guesses(bound, r, correct, SCORERS[scorer], share, both_ends)
     return best
 
 
@@ -176,14 +200,15 @@ def run_canary_audit(setup: AuditSetup, domain: PublicDomain, seed: int) -> dict
                         setup.fit_and_sample, domain, base, canaries, expected)
              for run, (base, table) in enumerate(zip(bases, tables))]
     outcome = setup.map_tasks(run_canary_task, tasks, setup.progress, "audit-run")
-    scores, labels = np.concatenate(outcome.results), membership.reshape(-1)
+    scores, labels = np.concatenate(outcome.results, axis=1), membership.reshape(-1)
     best = guess_and_bound(scores, labels, setup.delta, setup.alpha, seed)
-    floor = detection_floor(len(scores), len(scores) // 2, setup.claimed_epsilon, setup.delta,
+    floor = detection_floor(len(labels), len(labels) // 2, setup.claimed_epsilon, setup.delta,
                             setup.alpha / len(PLANS))
-    return {"epsilon": best.epsilon, "canaries": setup.canaries, "runs": setup.runs, "m": int(len(scores)),
+    return {"epsilon": best.epsilon, "canaries": setup.canaries, "runs": setup.runs, "m": int(len(labels)),
             "guesses": best.guesses, "correct": best.correct,
             "accuracy": best.correct / best.guesses if best.guesses else math.nan,
-            "guess_share": best.share, "guessed_both_ends": best.both_ends, "plans_tried": len(PLANS),
+            "scorer": best.scorer, "guess_share": best.share, "guessed_both_ends": best.both_ends,
+            "plans_tried": len(PLANS),
             "included": int(labels.sum()), "base_rows": setup.base_rows, "delta": setup.delta,
             "confidence": 1 - setup.alpha, "claimed_epsilon": setup.claimed_epsilon, **floor.as_details(),
             "retried_tasks": [vars(f) for f in outcome.failed_attempts], "workers": outcome.workers,
@@ -200,6 +225,5 @@ def canary_audit(data: AttackData, synthetic: pd.DataFrame) -> list[AttackResult
     if data.audit is None:
         return []
     details = run_canary_audit(data.audit, data.domain, data.seed)
-    bound = float(details["epsilon"])  # type: ignore[arg-type]
-    return [AttackResult(name=CANARY_EPSILON, estimate=bound, ci=(bound, bound), n=int(details["m"]),  # type: ignore[call-overload]
-                         details=details)]
+    bound, trials = float(details["epsilon"]), int(details["m"])  # type: ignore[arg-type, call-overload]
+    return [AttackResult(name=CANARY_EPSILON, estimate=bound, ci=(bound, bound), n=trials, details=details)]

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import binom
 
+from privsynth.checks import RANGE_OF_INTEREST
+
 #: the bisection's search interval: beyond 40 the bound is meaningless and q rounds to 1 in float64
 EPSILON_CEILING = 40.0
 
@@ -83,11 +85,6 @@ class DetectionFloor:
         return {"max_certifiable": self.max_certifiable, "claim_accuracy": self.claim_accuracy,
                 "accuracy_to_flag_claim": self.accuracy_to_flag, "floor_guesses": self.guesses,
                 "smoke_test": self.smoke_test}
-
-
-#: a floor below this multiple of the claim makes an audit a smoke test: a fault that multiplies the real
-#: epsilon by 3 (noise at a third of its charged scale at small epsilon) could not show even with perfect guesses
-RANGE_OF_INTEREST = 3.0
 
 
 def detection_floor(m: int, guesses: int, claimed_epsilon: float | None, delta: float,

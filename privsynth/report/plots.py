@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
+#: the epsilon audits: drawn on their own axis with the claim and what each audit could certify at best
+EPSILON_AUDITS = ("empirical_epsilon", "canary_epsilon")
 PASS, FAIL, INFO, THRESHOLD, SYN, REAL = "#1a7f37", "#cf222e", "#57606a", "#cf222e", "#0969da", "#8c959f"
 
 
@@ -30,8 +32,8 @@ def _colour(passed: bool | None) -> str:
 def attack_chart(attacks: Sequence[Mapping[str, Any]]) -> bytes:
     """Every attack on one chart: estimate (dot), 95% interval (bar), blind baseline (grey tick) and release
     threshold (red tick). Risks and AUCs share the [0, 1] axis; the epsilon audit has its own panel below."""
-    risks = [a for a in attacks if a["name"] != "empirical_epsilon"]
-    audit = [a for a in attacks if a["name"] == "empirical_epsilon"]
+    risks = [a for a in attacks if a["name"] not in EPSILON_AUDITS]
+    audit = [a for a in attacks if a["name"] in EPSILON_AUDITS]
     heights = [max(len(risks), 1) * 0.42 + 0.6] + ([1.0] if audit else [])
     fig, axes = plt.subplots(len(heights), 1, figsize=(8.2, sum(heights) + 0.4),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
@@ -57,10 +59,15 @@ def attack_chart(attacks: Sequence[Mapping[str, Any]]) -> bytes:
     draw(axes[0][0], risks, 1.02)
     axes[0][0].set_xlabel("risk or AUC (dot: estimate, bar: 95% CI, grey: blind baseline, red dashes: threshold)")
     if audit:
-        a = audit[0]
-        claimed = a.get("threshold") or 1.0
-        draw(axes[1][0], audit, max(2.0 * claimed, (a["estimate"] or 0.0) * 1.2, 0.5))
-        axes[1][0].set_xlabel("epsilon: 95% lower bound from the shadow attack; red dashes: the claimed epsilon")
+        claimed = max(a.get("threshold") or 1.0 for a in audit)
+        floors = [a["details"].get("max_certifiable") or 0.0 for a in audit]
+        right = max(2.0 * claimed, *((a["estimate"] or 0.0) * 1.2 for a in audit), *floors, 0.5) * 1.05
+        draw(axes[1][0], audit, right)
+        for y, floor in enumerate(floors):
+            if floor:
+                axes[1][0].plot([floor], [y], marker="|", color=INFO, ms=14, mew=2)
+        axes[1][0].set_xlabel("epsilon: 95% lower bound (dot); red dashes: the claim; grey bar: the most this audit "
+                              "could certify")
     fig.tight_layout()
     return _png(fig)
 
