@@ -22,8 +22,16 @@ held-out (run, target) pair is a canary whose inclusion is a fair coin, the mech
 not depend on the held-out coins), and the right guesses among all held-out pairs are compared with a
 Binomial tail. The Kairouz figures stay in the details, labelled as assuming independent pairs.
 
+One more fact the bound must respect: a shadow training set has a fixed size, so a target's coin does not add
+or remove one row, it swaps the target for a population row (given the other coins, the filler rows are a
+uniform random subset, so "out" is "in" with the target replaced by a random filler). Under the add/remove
+neighbouring of the claim that is two steps: a correct (epsilon, delta) mechanism is (2 epsilon,
+(1 + e^epsilon) delta)-DP in each coin, and the gated bound is computed for that (``group=2``), which makes
+it a bound on the add/remove epsilon the claim is about (half what the same guesses would show for one
+step). The canary audit (attacks/canary.py) adds canaries to a fixed base, one step each.
+
 The bound is only as strong as the number of trials: every result reports ``max_certifiable``, what a perfect
-attack could have shown here (60 held-out pairs, all right: about 3.0), and the gate adds the accuracy an
+attack could have shown here (60 held-out pairs all right: 1.5; 300: 2.3), and the gate adds the accuracy an
 exactly-claimed mechanism permits and whether the audit is only a smoke test (checks.RANGE_OF_INTEREST).
 """
 from __future__ import annotations
@@ -98,14 +106,15 @@ def empirical_epsilon(scores: ShadowScores, delta: float, alpha: float = 0.05) -
     labels, values = scores.test_labels.reshape(-1), scores.test_scores.reshape(-1)
     fp, negatives, fn, positives = _counts(labels, values, threshold)
     pairs, right = negatives + positives, negatives + positives - fp - fn
-    bound = one_run_bound(pairs, pairs, right, delta, alpha)
+    bound = one_run_bound(pairs, pairs, right, delta, alpha, group=2)
     pooled, fpr_hi, fnr_hi = epsilon_lower_bound(fp, negatives, fn, positives, delta, alpha)
     mu, gdp_epsilon = gaussian_dp_epsilon(fpr_hi, fnr_hi, delta)
     details: dict[str, Any] = {
-        "bound": "one-run (Steinke, Nasr & Jagielski 2023): right guesses among all held-out (run, target) pairs",
+        "bound": "one-run (Steinke, Nasr & Jagielski 2023): right guesses among all held-out (run, target) pairs; "
+                 "each coin swaps a target for a population row (group privacy 2)",
         "threshold": threshold, "guesses": pairs, "correct": right, "accuracy": right / pairs if pairs else None,
         "false_positives": fp, "negatives": negatives, "false_negatives": fn, "positives": positives,
-        "delta": delta, "confidence": 1 - alpha, "max_certifiable": one_run_bound(pairs, pairs, pairs, delta, alpha),
+        "delta": delta, "confidence": 1 - alpha, "max_certifiable": one_run_bound(pairs, pairs, pairs, delta, alpha, group=2),
         "pooled_pairs_epsilon": pooled, "fpr_upper": fpr_hi, "fnr_upper": fnr_hi,
         "pooled_pairs_assumes": "independent (run, target) pairs (Clopper-Pearson, Kairouz et al.): not gated",
         "gaussian_dp_mu_lower": mu, "gaussian_dp_epsilon": gdp_epsilon}

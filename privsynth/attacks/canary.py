@@ -8,15 +8,21 @@ are guessed "in" and "out", the middle is left alone, and the right guesses beco
 (attacks/one_run.py). A correct DP mechanism cannot push that bound above its claim except with probability
 5%, so a larger bound is an implementation fault.
 
-Canaries come from the PUBLIC domain only: every column's code drawn uniformly from the public coders and
-decoded (rows that break a public rule are redrawn). Uniform codes put almost every canary in pairs of
-values where the population has little or no mass, which is where one row shows in a measured marginal.
+Canaries come from the PUBLIC domain only: every column's codes spread evenly over the public coders' codes
+in random order, decoded (rows that break a public rule are redrawn). Nothing of the population is read to
+design them. Spreading the codes evenly puts most canaries in pairs of values where the population has
+little or no mass, and gives most of a canary's rare values to it alone, which is where one row can show.
 
-The score is the synthetic mass in the canary's cells: for every pair of columns, the synthetic count of
-the canary's 2-way cell (scaled to the audit table's size) minus what the auditor knows is there without it
-(its base rows, and half of the other canaries sharing the cell), divided by that expected count plus one so
-that cells crowded by the population weigh little. It is the marginal mechanisms' own view of a row, and a
-density of the synthetic sample at the canary for any generator.
+Two guessers score each canary from the synthetic table (``canary_scores``): the synthetic mass in its 2-way
+cells against what the auditor knows is there without it (the marginal mechanisms' own view of a row, and a
+density of the synthetic sample at the canary for any generator), and whether its values that no base row
+holds appear at all (an output domain read from the data). Their guess plans are tried together under one
+Bonferroni correction. The audits of several runs are pooled: each canary of each run is a fair coin that
+only that run sees, so the bound holds for the whole set of fits.
+
+What it cannot see (bench/README.md): a correct noise scale is the point of DP, so a mechanism whose noise is
+a third of its charge at a claimed epsilon 1 still moves one canary's cells by a fraction of that noise; at
+delta 1e-9 no black-box audit of this size tells it from a correct one.
 """
 from __future__ import annotations
 

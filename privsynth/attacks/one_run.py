@@ -47,17 +47,26 @@ def p_value(m: int, r: int, v: int, epsilon: float, delta: float) -> float:
     return min(1.0, tail + 2.0 * m * delta * spread)
 
 
-def epsilon_lower_bound(m: int, r: int, v: int, delta: float, alpha: float = 0.05) -> float:
+def epsilon_lower_bound(m: int, r: int, v: int, delta: float, alpha: float = 0.05, group: int = 1) -> float:
     """The largest epsilon whose p-value stays at most ``alpha``: the mechanism is not (epsilon, delta)-DP for
-    any smaller epsilon, with confidence 1 - alpha. 0 when the guesses prove nothing."""
-    if r == 0 or p_value(m, r, v, 0.0, delta) > alpha:
+    any smaller epsilon, with confidence 1 - alpha. 0 when the guesses prove nothing.
+
+    ``group``: how many add/remove steps one canary's coin moves the input by. A coin that swaps the canary for
+    another row (a training set of fixed size) is 2 steps, and by group privacy an (epsilon, delta)-DP
+    mechanism is (2 epsilon, (1 + e^epsilon) delta)-DP in it; the bound is then on the add/remove epsilon."""
+
+    def p_at(epsilon: float) -> float:
+        grouped_delta = delta * sum(math.exp(j * epsilon) for j in range(group))
+        return p_value(m, r, v, group * epsilon, min(1.0, grouped_delta))
+
+    if r == 0 or p_at(0.0) > alpha:
         return 0.0
-    low, high = 0.0, EPSILON_CEILING
-    if p_value(m, r, v, high, delta) <= alpha:
+    low, high = 0.0, EPSILON_CEILING / group
+    if p_at(high) <= alpha:
         return high
     for _ in range(60):
         middle = (low + high) / 2
-        low, high = (middle, high) if p_value(m, r, v, middle, delta) <= alpha else (low, middle)
+        low, high = (middle, high) if p_at(middle) <= alpha else (low, middle)
     return low
 
 

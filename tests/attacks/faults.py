@@ -106,3 +106,16 @@ class DataDomainMST(MST):
 
 
 FAULTS = {cls.kind: cls for cls in (NoiseOffMST, NoiseThirdMST, NoiseThirdTVAE, DataDomainMST)}
+
+
+class WithFaults:
+    """A generator factory that registers the planted faults first: dask workers are fresh processes, and
+    their registry only knows the real kinds (bench/audit.py runs the faults on a local cluster)."""
+
+    def __init__(self, factory):  # type: ignore[no-untyped-def]
+        self.factory = factory
+
+    def __call__(self, train: pd.DataFrame, seed: int) -> pd.DataFrame:
+        from privsynth.generators import registry
+        registry.GENERATORS.update(FAULTS)
+        return self.factory(train, seed)
