@@ -43,3 +43,9 @@ def test_the_floor_says_what_the_audit_can_see():
     assert floor.claim_accuracy < floor.accuracy_to_flag < 0.8 and not floor.smoke_test
     small = detection_floor(20, 20, claimed_epsilon=1.0, delta=1e-9)  # 20 right guesses certify 1.6 at most
     assert small.smoke_test and small.max_certifiable < 3.0
+
+
+def test_a_coin_that_swaps_rows_counts_twice():
+    """The shadow audit's coins swap a target for a population row: two add/remove steps (group privacy)."""
+    one_step = epsilon_lower_bound(300, 300, 300, delta=1e-9)
+    assert epsilon_lower_bound(300, 300, 300, delta=1e-9, group=2) == pytest.approx(one_step / 2, abs=0.01)
