@@ -27,8 +27,12 @@ from typing import Literal
 
 Rule = Literal["upper_ci_at_most", "excess_over_null_at_most", "lower_bound_at_most_claim", "report_only"]
 Control = Literal["null", "positive"]
-#: when a check applies: always, when the shadow attack is enabled, when the threat model declares a target
-Scope = Literal["always", "shadow", "target"]
+#: when a check applies: always, when the shadow attack is enabled, when the canary audit is enabled, when the
+#: threat model declares a target
+Scope = Literal["always", "shadow", "audit", "target"]
+#: an epsilon audit whose best possible bound (every guess right) stays below this multiple of the claim is
+#: a smoke test: it could not show a fault that multiplies the real epsilon by 3
+RANGE_OF_INTEREST = 3.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,11 @@ CATALOGUE: dict[str, Check] = {c.name: c for c in (
           "95% lower bound on the epsilon the generator's training actually spends, from the shadow attack's errors "
           "(above the claimed epsilon: an implementation fault)",
           "privsynth.attacks.membership.shadow_attack:shadow_attack", scope="shadow"),
+    Check("canary_epsilon", "attack", "lower_bound_at_most_claim",
+          "95% lower bound on the generator's epsilon from one-run canary auditing (Steinke, Nasr & Jagielski "
+          "2023): public-domain canaries added to holdout rows with probability 1/2, guessed from the synthetic "
+          "output (above the claimed epsilon: an implementation fault)",
+          "privsynth.attacks.canary:canary_audit", scope="audit"),
     Check("exact_copies", "attack", "upper_ci_at_most",
           "excess share of synthetic rows identical to a training row over rows identical to an unseen row",
           "privsynth.attacks.copies:exact_copies", 0.01, controls=("null", "positive")),

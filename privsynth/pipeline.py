@@ -18,7 +18,7 @@ from typing import Any, ContextManager, Iterator, Protocol
 
 import pandas as pd
 
-from privsynth.attacks.base import AttackData, TaskMapper, attack_tables
+from privsynth.attacks.base import AttackData, AuditSetup, TaskMapper, attack_tables
 from privsynth.attacks.membership.targets import plan_shadow_attack
 from privsynth.attacks.registry import run_checks, run_on
 from privsynth.checks import CATALOGUE
@@ -108,10 +108,11 @@ def preflight(model: ThreatModel) -> Generator:
 
 @dataclass(frozen=True)
 class ShadowGenerator:
-    """The shadow attack's ``fit_and_sample``: a fresh generator of the release's kind, parameters and budget,
-    fitted on one shadow training set through its own PrivateData and odometer (so a DP generator is attacked
-    exactly as it runs), then sampled. Plain data at module level, so dask can pickle it to its workers;
-    attacks/ receives it as a callable and never imports generators/ or privacy/."""
+    """The shadow attack's and the canary audit's ``fit_and_sample``: a fresh generator of the release's kind,
+    parameters and budget, fitted on one shadow (or audit) training set through its own PrivateData and
+    odometer (so a DP generator is attacked exactly as it runs), then sampled. Plain data at module level, so
+    dask can pickle it to its workers; attacks/ receives it as a callable and never imports generators/ or
+    privacy/."""
 
     kind: str
     params: Any
@@ -139,13 +140,16 @@ def odometer_for(generator: Generator, epsilon: float, delta: float) -> Odometer
 
 @contextlib.contextmanager
 def _task_mapper(model: ThreatModel) -> Iterator[TaskMapper]:
-    """Where the shadow attack's fits run: the threat model's dask cluster (started only when the attack is on)."""
-    if not model.attacks.shadow.enabled:
+    """Where the shadow attack's and the canary audit's fits run: the threat model's dask cluster (started only
+    when one of them is on)."""
+    spec = model.attacks
+    fits = max(spec.shadow.shadow_runs if spec.shadow.enabled else 0, spec.audit.runs if spec.audit.enabled else 0)
+    if not fits:
         yield task_mapper(None)
         return
-    workers = model.compute.workers or min(machine_workers(), model.attacks.shadow.shadow_runs)
+    workers = model.compute.workers or min(machine_workers(), fits)
     with compute_client(model.compute.scheduler, workers) as client:
-        yield _naming_step(task_mapper(client), "attacks step, shadow-model attack")
+        yield _naming_step(task_mapper(client), "attacks step, shadow-model attack or canary audit")
 
 
 def _naming_step(mapper: TaskMapper, step: str) -> TaskMapper:
@@ -224,9 +228,24 @@ def run_attacks(plan: AttackPlan, inputs: Inputs, model: ThreatModel, candidate:
                                         plan.shadow, inputs.domain, spec.seed, factory, mapper, model.privacy.delta,
                                         lambda done, total: reporter.tasks(done, total, f"{factory.kind} shadow fits"))
             data = replace(data, shadow=shadow)
+        if spec.audit.enabled:
+            data = replace(data, audit=plan_audit(model, inputs, mapper, reporter))
         return run_checks(data, candidate, names, {"null": null_table, "positive": data.members},
                           lambda done, total: reporter.tasks(done, total, "attacks on candidate and controls"),
                           measured_controls={"null": plan.nulls})
+
+
+def plan_audit(model: ThreatModel, inputs: Inputs, mapper: TaskMapper, reporter: StepReporter) -> AuditSetup:
+    """The canary audit's inputs: the holdout as the population, a factory of the release's kind, parameters
+    and budget sampling ``synthetic_rows`` rows, and the claim (None for a non-DP baseline)."""
+    audit = model.attacks.audit
+    rows = audit.synthetic_rows or int(40 * (audit.base_rows + audit.canaries / 2))
+    factory = ShadowGenerator(model.generator.kind, model.generator.params, model.privacy.epsilon, model.privacy.delta,
+                              model.privacy.allow_non_dp, inputs.domain, rows, model.compute.device)
+    claim = model.privacy.epsilon if is_dp(model.generator.kind) else None
+    return AuditSetup(inputs.holdout, factory, mapper, audit.canaries, audit.runs, audit.base_rows,
+                      model.privacy.delta, claim,
+                      progress=lambda done, total: reporter.tasks(done, total, f"{factory.kind} canary-audit fits"))
 
 
 @dataclass(frozen=True)
@@ -409,7 +428,7 @@ def prepare(loaded: LoadedThreatModel, home: StewardHome, noise: NoiseSource,
     Everything here comes before the ledger reservation: a refusal costs no budget."""
     model = loaded.model
     preflight(model)
-    if model.attacks.shadow.enabled:
+    if model.attacks.shadow.enabled or model.attacks.audit.enabled:
         check_scheduler(model.compute.scheduler)
     with (reporter or _Silent()).step("read"):
         inputs = read_inputs(loaded, noise.generator("split"))

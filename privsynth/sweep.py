@@ -59,14 +59,21 @@ def parse_epsilons(text: str) -> list[float]:
     return values
 
 
+def _attack(result: Any) -> dict[str, Any]:
+    """An attack without its plot data and details, except what an epsilon audit could certify (its floor)."""
+    out = {k: v for k, v in result.to_dict().items() if k not in ("roc", "histogram", "details")}
+    if "max_certifiable" in result.details:
+        out["floor"] = {k: result.details.get(k) for k in ("max_certifiable", "smoke_test")}
+    return out
+
+
 def _point(epsilon: float, ev: Any) -> dict[str, Any]:
     return {
         "epsilon": epsilon,
         "epsilon_spent": ev.guarantee.epsilon,
         "decision": ev.decision.label,
         "failed_checks": [{"check": f.check, "reason": f.reason} for f in ev.decision.failures],
-        "attacks": [{k: v for k, v in a.to_dict().items() if k not in ("roc", "histogram", "details")}
-                    for a in ev.attacks],
+        "attacks": [_attack(a) for a in ev.attacks],
         "utility": {u.name: {k: v for k, v in u.to_dict().items() if k != "details"} for u in ev.utility},
         "timings": {k: round(v, 2) for k, v in ev.timings.items()},
     }

@@ -158,12 +158,32 @@ class ShadowSpec(_Strict):
         return self
 
 
+class AuditSpec(_Strict):
+    """The one-run canary audit (attacks/canary.py, Steinke, Nasr & Jagielski 2023): canaries from the public
+    domain, each added with probability 1/2 to holdout rows, the release's generator fitted ``runs`` times on
+    them, and an epsilon lower bound from how well the synthetic tables give the canaries away. Independent
+    of the shadow attack; every run is one generator fit."""
+
+    enabled: bool = Field(default=False, description="Run the canary audit; a DP release whose 95% lower bound "
+                          "exceeds the claimed epsilon is then blocked as an implementation fault.")
+    canaries: int = Field(default=100, ge=10, le=100_000, description="Canaries per run (each in with "
+                          "probability 1/2). About as many as a column has values keeps most canaries' rare values "
+                          "their own.")
+    runs: int = Field(default=6, ge=1, le=100, description="Generator fits, each with fresh coins; their "
+                      "guesses are pooled (the bound holds for any number of runs).")
+    base_rows: int = Field(default=500, ge=20, description="Holdout rows each audit table holds besides its "
+                           "canaries (never a training row of the release).")
+    synthetic_rows: int | None = Field(default=None, ge=1, description="Rows sampled per fit; default 40 x the "
+                                       "audit table's expected size (base_rows + canaries / 2).")
+
+
 class AttackSpec(_Strict):
     sample_size: int = Field(default=2000, ge=50, description="Rows per side (targets, control) an attack uses.")
     n_attacks: int = Field(default=500, ge=10, description="Attacks per anonymeter evaluator (more: narrower "
                            "intervals).")
     seed: int = Field(default=0, ge=0, description="Seed of the attacks' sampling (public).")
     shadow: ShadowSpec = Field(default_factory=ShadowSpec, description="The shadow-model attack.")
+    audit: AuditSpec = Field(default_factory=AuditSpec, description="The one-run canary audit of epsilon.")
 
 
 class ComputeSpec(_Strict):

@@ -55,6 +55,24 @@ class ShadowSetup:
 
 
 @dataclass(frozen=True)
+class AuditSetup:
+    """What the one-run canary audit (attacks/canary.py) needs: the attacker's population (holdout rows, never
+    a training row of the release), the generator factory and task mapper, its sizes, and the claim it is
+    held against (None for a non-DP baseline), which only sets what its detection floor reports."""
+
+    population: pd.DataFrame
+    fit_and_sample: FitAndSample
+    map_tasks: TaskMapper
+    canaries: int
+    runs: int
+    base_rows: int
+    delta: float
+    claimed_epsilon: float | None
+    alpha: float = 0.05
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True)
 class AttackData:
     """The attacker's view. ``members`` are training rows (the targets); ``control`` are holdout rows of the
     same size, never used to fit the generator (non-members, and anonymeter's control set); ``reference`` are
@@ -70,6 +88,7 @@ class AttackData:
     seed: int
     reference: pd.DataFrame | None = None
     shadow: ShadowSetup | None = None
+    audit: AuditSetup | None = None
 
 
 Attack = Callable[[AttackData, pd.DataFrame], list[AttackResult]]

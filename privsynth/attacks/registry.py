@@ -49,8 +49,8 @@ def run_checks(data: AttackData, synthetic: pd.DataFrame, names: Sequence[str],
     total, done = sum(1 + len(wanted) for wanted in plan.values()), 0
     results: list[AttackResult] = []
     for implementation, wanted in plan.items():
-        on_candidate = [c for c in chosen if c.implementation == implementation and c.scope != "shadow"]
-        if len(synthetic) < MIN_CANDIDATE_ROWS and on_candidate:  # (the shadow attack fits its own tables)
+        on_candidate = [c for c in chosen if c.implementation == implementation and c.scope not in ("shadow", "audit")]
+        if len(synthetic) < MIN_CANDIDATE_ROWS and on_candidate:  # (shadow attack and audit fit their own tables)
             results += _not_measured(data, on_candidate, len(synthetic))
             done += 1 + len(wanted)
             progress(done, total)

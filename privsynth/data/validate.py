@@ -117,4 +117,8 @@ def row_problems(model: ThreatModel, train_rows: int, holdout_rows: int, how: st
     if shadow.enabled and shadow.train_size > holdout_rows - len(shadow.target_rows):
         problems.append(f"rows: attacks.shadow.train_size {shadow.train_size} exceeds the holdout ({how}); lower "
                         "it, raise data.holdout_fraction or set attacks.shadow.enabled: false")
+    audit = model.attacks.audit
+    if audit.enabled and audit.base_rows > holdout_rows:
+        problems.append(f"rows: attacks.audit.base_rows {audit.base_rows} exceeds the holdout ({how}); lower it, "
+                        "raise data.holdout_fraction or set attacks.audit.enabled: false")
     return problems

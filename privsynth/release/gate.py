@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence, TypeVar
 
 from privsynth.attacks.stats import blind_mean_auc_half_width
-from privsynth.checks import CATALOGUE, Check, check_of
+from privsynth.checks import CATALOGUE, RANGE_OF_INTEREST, Check, check_of
 from privsynth.errors import PrivsynthError
 from privsynth.results import AttackResult, Control, Decision, GateFailure, UtilityResult
 from privsynth.threat_model import CategoricalColumn, ThreatModel
@@ -44,6 +44,8 @@ def declared_checks(model: ThreatModel) -> list[Declared]:
     out: list[Declared] = []
     for check in CATALOGUE.values():
         if check.scope == "shadow" and not model.attacks.shadow.enabled:
+            continue
+        if check.scope == "audit" and not model.attacks.audit.enabled:
             continue
         if check.scope == "target" and not (target in kept and isinstance(kept[target], CategoricalColumn)):
             continue
@@ -271,7 +273,7 @@ def decide(declared: Sequence[Declared], attacks: Sequence[AttackResult], utilit
         bound = claimed_epsilon if d.check.rule == "lower_bound_at_most_claim" else d.threshold
         reasons = _judge(result, d, claimed_epsilon)
         judged[d.name] = replace(result, threshold=bound, passed=not reasons, reason="; ".join(reasons) or None,
-                                 details=_with_excess(result, d))
+                                 details=_with_floor(_with_excess(result, d), d, claimed_epsilon))
         if reasons:
             failures.append(GateFailure(d.name, "; ".join(reasons)))
     ordered = [judged[d.name] for d in declared] + [r for n, r in judged.items()
@@ -289,6 +291,18 @@ def _with_excess(result: AttackResult | UtilityResult, declared: Declared) -> di
         details["excess_over_null"] = {"null": excess.null, "candidate": result.estimate, "excess": excess.point,
                                        "excess_ci_upper": excess.upper, "threshold": declared.threshold}
     return details
+
+
+def _with_floor(details: dict[str, object], declared: Declared, claimed_epsilon: float | None) -> dict[str, object]:
+    """An epsilon audit's details say what it could see against this claim: the accuracy an exactly-claimed
+    mechanism permits, and "smoke test" when even a perfect attack could not certify RANGE_OF_INTEREST times
+    the claim (its ``max_certifiable``, measured by the audit)."""
+    ceiling = details.get("max_certifiable")
+    if declared.check.rule != "lower_bound_at_most_claim" or claimed_epsilon is None or ceiling is None:
+        return details
+    return {**details, "claimed_epsilon": claimed_epsilon,
+            "claim_accuracy": 1.0 / (1.0 + math.exp(-claimed_epsilon)),
+            "smoke_test": float(ceiling) < RANGE_OF_INTEREST * claimed_epsilon}  # type: ignore[arg-type]
 
 
 def _placeholder(declared: Declared, reason: str) -> AttackResult | UtilityResult:

@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
+#: the epsilon audits: drawn on their own axis with the claim and what each audit could certify at best
+EPSILON_AUDITS = ("empirical_epsilon", "canary_epsilon")
 PASS, FAIL, INFO, THRESHOLD, SYN, REAL = "#1a7f37", "#cf222e", "#57606a", "#cf222e", "#0969da", "#8c959f"
 
 
@@ -30,8 +32,8 @@ def _colour(passed: bool | None) -> str:
 def attack_chart(attacks: Sequence[Mapping[str, Any]]) -> bytes:
     """Every attack on one chart: estimate (dot), 95% interval (bar), blind baseline (grey tick) and release
     threshold (red tick). Risks and AUCs share the [0, 1] axis; the epsilon audit has its own panel below."""
-    risks = [a for a in attacks if a["name"] != "empirical_epsilon"]
-    audit = [a for a in attacks if a["name"] == "empirical_epsilon"]
+    risks = [a for a in attacks if a["name"] not in EPSILON_AUDITS]
+    audit = [a for a in attacks if a["name"] in EPSILON_AUDITS]
     heights = [max(len(risks), 1) * 0.42 + 0.6] + ([1.0] if audit else [])
     fig, axes = plt.subplots(len(heights), 1, figsize=(8.2, sum(heights) + 0.4),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
@@ -57,10 +59,15 @@ def attack_chart(attacks: Sequence[Mapping[str, Any]]) -> bytes:
     draw(axes[0][0], risks, 1.02)
     axes[0][0].set_xlabel("risk or AUC (dot: estimate, bar: 95% CI, grey: blind baseline, red dashes: threshold)")
     if audit:
-        a = audit[0]
-        claimed = a.get("threshold") or 1.0
-        draw(axes[1][0], audit, max(2.0 * claimed, (a["estimate"] or 0.0) * 1.2, 0.5))
-        axes[1][0].set_xlabel("epsilon: 95% lower bound from the shadow attack; red dashes: the claimed epsilon")
+        claimed = max(a.get("threshold") or 1.0 for a in audit)
+        floors = [a["details"].get("max_certifiable") or 0.0 for a in audit]
+        right = max(2.0 * claimed, *((a["estimate"] or 0.0) * 1.2 for a in audit), *floors, 0.5) * 1.05
+        draw(axes[1][0], audit, right)
+        for y, floor in enumerate(floors):
+            if floor:
+                axes[1][0].plot([floor], [y], marker="|", color=INFO, ms=14, mew=2)
+        axes[1][0].set_xlabel("epsilon: 95% lower bound (dot); red dashes: the claim; grey bar: the most this audit "
+                              "could certify")
     fig.tight_layout()
     return _png(fig)
 
@@ -136,16 +143,35 @@ def association_chart(associations: Mapping[str, Any]) -> bytes:
     return _png(fig)
 
 
+def _audit_panel(ax: plt.Axes, points: Sequence[Mapping[str, Any]], eps: Sequence[float],
+                 audits: Sequence[str]) -> None:
+    """Claim, lower bound and floor on one epsilon axis: a bound under the claim means nothing where the floor
+    (the most the audit could certify) is under it too."""
+    ax.plot(eps, eps, color=THRESHOLD, ls="--", lw=1.2, label="claimed epsilon")
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, name in enumerate(audits):
+        rows = [next((a for a in p["attacks"] if a["name"] == name), None) for p in points]
+        bounds = [np.nan if r is None or r["estimate"] is None else r["estimate"] for r in rows]
+        floors = [np.nan if r is None or not r.get("floor") else r["floor"]["max_certifiable"] for r in rows]
+        ax.plot(eps, bounds, "o-", color=cycle[k % len(cycle)], label=f"{name}: 95% lower bound")
+        ax.plot(eps, floors, "_:", color=cycle[k % len(cycle)], ms=14, label=f"{name}: most it could certify")
+    ax.set_ylabel("epsilon")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+
+
 def sweep_chart(points: Sequence[Mapping[str, Any]]) -> bytes:
     """The privacy-utility curve: utility (top) and every attack's risk with its interval (bottom) against
     epsilon, on a log axis, with each attack's threshold. A blocked point is shaded red and names its failed
     checks, so a steward sees which budgets the gate would let out without reading the table."""
     eps = [p["epsilon"] for p in points]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.5, 8.8), sharex=True)
+    audits = [n for n in EPSILON_AUDITS if any(a["name"] == n for a in points[0]["attacks"])]
+    fig, axes = plt.subplots(2 + bool(audits), 1, figsize=(8.5, 8.8 + 3.0 * bool(audits)), sharex=True)
+    top, bottom = axes[0], axes[1]
     for point in points:
         if point["decision"] == "released":
             continue
-        for ax in (top, bottom):
+        for ax in axes:
             ax.axvline(point["epsilon"], color="#cf222e", lw=14, alpha=0.10, zorder=0)
         failed = "\n".join(c["check"] for c in point.get("failed_checks", []))
         top.annotate(f"blocked\n{failed}", xy=(point["epsilon"], 1.01), xycoords=("data", "axes fraction"),
@@ -157,7 +183,7 @@ def sweep_chart(points: Sequence[Mapping[str, Any]]) -> bytes:
     top.set_ylabel("utility (TVD, AUC gap: lower is better; AUC: higher)")
     top.legend(fontsize=8)
     top.grid(alpha=0.3)
-    attack_names = [a["name"] for a in points[0]["attacks"] if a["name"] != "empirical_epsilon"]
+    attack_names = [a["name"] for a in points[0]["attacks"] if a["name"] not in EPSILON_AUDITS]
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, name in enumerate(attack_names):
         rows = [next((a for a in p["attacks"] if a["name"] == name), None) for p in points]
@@ -170,12 +196,14 @@ def sweep_chart(points: Sequence[Mapping[str, Any]]) -> bytes:
         threshold = rows[0]["threshold"] if rows[0] is not None else None
         if threshold is not None:
             bottom.axhline(threshold, color=colour, lw=0.8, ls="--")
-    bottom.set_xscale("log")
-    bottom.set_xticks(eps, [f"{e:g}" for e in eps])
-    bottom.xaxis.set_minor_formatter(NullFormatter())
-    bottom.set_xlabel("epsilon (log scale; red band: the gate blocked this point)")
     bottom.set_ylabel("attack risk or AUC (band: 95% CI; dashes: threshold)")
     bottom.legend(fontsize=7, ncol=2)
     bottom.grid(alpha=0.3)
+    if audits:
+        _audit_panel(axes[2], points, eps, audits)
+    axes[-1].set_xscale("log")
+    axes[-1].set_xticks(eps, [f"{e:g}" for e in eps])
+    axes[-1].xaxis.set_minor_formatter(NullFormatter())
+    axes[-1].set_xlabel("epsilon (log scale; red band: the gate blocked this point)")
     fig.tight_layout()
     return _png(fig)

@@ -1,0 +1,235 @@
+"""One-run canary audit of the generator as it runs (Steinke, Nasr & Jagielski, NeurIPS 2023), black box.
+
+The auditor builds an audit table: ``base_rows`` rows of the attacker's population (the holdout, never a row
+the release was trained on) plus m canaries, each added independently with probability 1/2. The pipeline's
+factory fits the release's generator kind, parameters and budget on it (once, or ``runs`` times with fresh
+coins) and samples a large synthetic table; from that table alone each canary gets a score, the extremes
+are guessed "in" and "out", the middle is left alone, and the right guesses become an epsilon lower bound
+(attacks/one_run.py). A correct DP mechanism cannot push that bound above its claim except with probability
+5%, so a larger bound is an implementation fault.
+
+Canaries come from the PUBLIC domain only: every column's codes spread evenly over the public coders' codes
+in random order, decoded (rows that break a public rule are redrawn). Nothing of the population is read to
+design them. Spreading the codes evenly puts most canaries in pairs of values where the population has
+little or no mass, and gives most of a canary's rare values to it alone, which is where one row can show.
+
+Two guessers score each canary from the synthetic table (``canary_scores``): the synthetic mass in its 2-way
+cells against what the auditor knows is there without it (the marginal mechanisms' own view of a row, and a
+density of the synthetic sample at the canary for any generator), and whether its values that no base row
+holds appear at all (an output domain read from the data). Their guess plans are tried together under one
+Bonferroni correction. The audits of several runs are pooled: each canary of each run is a fair coin that
+only that run sees, so the bound holds for the whole set of fits.
+
+What it cannot see (bench/README.md): a correct noise scale is the point of DP, so a mechanism whose noise is
+a third of its charge at a claimed epsilon 1 still moves one canary's cells by a fraction of that noise; at
+delta 1e-9 no black-box audit of this size tells it from a correct one.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from privsynth.attacks.base import AttackData, AuditSetup, FitAndSample
+from privsynth.attacks.one_run import detection_floor, epsilon_lower_bound
+from privsynth.data.domain import PublicDomain
+from privsynth.errors import DataError
+from privsynth.results import AttackResult
+from privsynth.rules import violations
+
+#: guess plans tried on every audit (share of the canaries guessed, and whether the bottom is guessed "out"
+#: too); the bound is Bonferroni-corrected over all of them, so trying them is paid for, not a free look
+GUESS_SHARES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
+SCORERS = ("cells", "unseen values")
+PLANS = tuple(itertools.product(range(len(SCORERS)), GUESS_SHARES, (False, True)))
+#: a canary draw that keeps breaking the public rules gives up after this many rounds
+DRAW_ROUNDS = 50
+
+
+def design_canaries(domain: PublicDomain, count: int, seed: int) -> pd.DataFrame:
+    """``count`` rows drawn from the public domain alone: every column's codes spread evenly over its public
+    codes in random order (``_balanced``), decoded, and redrawn when a row breaks a public rule. No population
+    row is read or copied."""
+    coders = domain.coders()
+    rng = np.random.default_rng([seed, 0xCA7])
+    kept: list[pd.DataFrame] = []
+    have = 0
+    for _ in range(DRAW_ROUNDS):
+        codes = np.stack([_balanced(coders[n].size, count, rng) for n in domain.names], axis=1)
+        rows = domain.decode(codes, coders, rng)
+        if domain.rules:
+            facts = domain.rule_facts()
+            broken = np.zeros(len(rows), dtype=bool)
+            for rule in domain.rules:
+                broken |= np.asarray(violations(rule, rows, facts), dtype=bool)
+            rows = rows[~broken]
+        kept.append(rows)
+        have += len(rows)
+        if have >= count:
+            return pd.concat(kept, ignore_index=True).iloc[:count].reset_index(drop=True)
+    raise DataError(f"attacks.audit: could not draw {count} canaries that obey data.rules from the public domain "
+                    f"(got {have}); lower attacks.audit.canaries or check the rules")
+
+
+def _balanced(size: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` codes of ``size``, each used as evenly as possible, in random order: canaries share a value
+    only when there are more canaries than values, so a value shows one canary, not several."""
+    cycles = -(-count // size)
+    return np.concatenate([rng.permutation(size) for _ in range(cycles)])[:count][rng.permutation(count)]
+
+
+@dataclass(frozen=True)
+class CanaryTask:
+    """One audit fit: its training table (base rows plus the included canaries) and what scoring needs."""
+
+    run: int
+    train: pd.DataFrame
+    seed: int
+    fit_and_sample: FitAndSample
+    domain: PublicDomain
+    base: pd.DataFrame
+    canaries: pd.DataFrame
+    expected_rows: float
+
+
+def run_canary_task(task: CanaryTask) -> np.ndarray:
+    """Fit, sample, and score every canary of the run (on the worker: only 2 x m numbers travel back)."""
+    synthetic = task.fit_and_sample(task.train, task.seed)
+    return canary_scores(synthetic, task.base, task.canaries, task.domain, task.expected_rows)
+
+
+def _pair_keys(codes: np.ndarray, j: int, k: int, size_k: int) -> np.ndarray:
+    return codes[:, j].astype(np.int64) * size_k + codes[:, k]
+
+
+def _count_of(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    return np.searchsorted(sorted_keys, queries, side="right") - np.searchsorted(sorted_keys, queries, side="left")
+
+
+def canary_scores(synthetic: pd.DataFrame, base: pd.DataFrame, canaries: pd.DataFrame, domain: PublicDomain,
+                  expected_rows: float) -> np.ndarray:
+    """Two scores per canary (2 x canaries), one per guesser (``SCORERS``).
+
+    ``cells``: summed over every pair of columns, the log ratio of the synthetic count of the canary's 2-way
+    cell to what the auditor knows is there without it (its base rows and half of the other canaries in the
+    cell, scaled to the synthetic table's size), both plus one. A pair the mechanism measured shows an
+    included canary; the others add noise (which pairs were measured is the mechanism's secret: black box).
+    ``unseen values``: how many of the canary's values that no base row and no other canary holds appear in
+    the synthetic table. A correct mechanism shows such a value from its noise whether or not the canary was
+    in; one whose output domain was read from the data can show it only if the canary was in."""
+    coders = domain.coders()
+    encoded = {name: np.stack([coders[n].encode(frame[n]) for n in domain.names], axis=1)
+               for name, frame in (("synthetic", synthetic), ("base", base), ("canaries", canaries))}
+    scale = len(synthetic) / expected_rows
+    scores, unseen = np.zeros(len(canaries)), np.zeros(len(canaries))
+    for j in range(len(domain.names)):
+        keys = {name: np.sort(codes[:, j]) for name, codes in encoded.items()}
+        query = encoded["canaries"][:, j]
+        alone = (_count_of(keys["base"], query) == 0) & (_count_of(keys["canaries"], query) == 1)
+        unseen += alone & (_count_of(keys["synthetic"], query) > 0)
+    for j, k in itertools.combinations(range(len(domain.names)), 2):
+        size_k = coders[domain.names[k]].size
+        keys = {name: np.sort(_pair_keys(codes, j, k, size_k)) for name, codes in encoded.items()}
+        scores += _log_ratio(keys, _pair_keys(encoded["canaries"], j, k, size_k), scale)
+    return np.stack([scores, unseen])
+
+
+def _log_ratio(keys: dict[str, np.ndarray], query: np.ndarray, scale: float) -> np.ndarray:
+    """log((synthetic count + 1) / (expected count without the canary + 1)) of each canary's cell."""
+    expected = (_count_of(keys["base"], query) + 0.5 * (_count_of(keys["canaries"], query) - 1)) * scale
+    return np.log((_count_of(keys["synthetic"], query) + 1.0) / (expected + 1.0))
+
+
+def draw_audit_tables(population: pd.DataFrame, canaries: pd.DataFrame, base_rows: int, runs: int,
+                      seed: int) -> tuple[np.ndarray, list[pd.DataFrame], list[pd.DataFrame]]:
+    """Membership (runs x canaries, fair coins), each run's base rows and its training table (shuffled)."""
+    if base_rows > len(population):
+        raise DataError(f"attacks.audit.base_rows {base_rows} exceeds the {len(population)} holdout rows the audit "
+                        "draws from; lower it or raise data.holdout_fraction")
+    membership = np.zeros((runs, len(canaries)), dtype=bool)
+    bases, tables = [], []
+    for run in range(runs):
+        rng = np.random.default_rng([seed, 0xA0D17, run])
+        membership[run] = rng.random(len(canaries)) < 0.5
+        base = population.iloc[np.sort(rng.choice(len(population), base_rows, replace=False))]
+        frame = pd.concat([base, canaries[membership[run]]], ignore_index=True)
+        bases.append(base.reset_index(drop=True))
+        tables.append(frame.iloc[rng.permutation(len(frame))].reset_index(drop=True))
+    return membership, bases, tables
+
+
+@dataclass(frozen=True)
+class Guesses:
+    """The best guess plan's outcome and its bound (Bonferroni-corrected over ``PLANS``)."""
+
+    epsilon: float
+    guesses: int
+    correct: int
+    scorer: str
+    share: float
+    both_ends: bool
+
+
+def guess_and_bound(scores: np.ndarray, membership: np.ndarray, delta: float, alpha: float,
+                    seed: int) -> Guesses:
+    """Try every plan of ``PLANS`` (a scorer, a share of canaries guessed, the top "in" alone or also the
+    bottom "out"; ties broken by a seeded shuffle) and keep the best bound. Each plan is judged at level
+    alpha / len(PLANS), so the kept bound still holds at 1 - alpha."""
+    m = scores.shape[1]
+    order = np.random.default_rng([seed, 0x6E55]).permutation(m)
+    ranked = [order[np.argsort(-row[order], kind="stable")] for row in scores]  # highest score first
+    best = Guesses(0.0, 0, 0, SCORERS[0], 0.0, False)
+    for scorer, share, both_ends in PLANS:
+        k = max(1, int(round(share * m)))
+        top, bottom = ranked[scorer][:k], ranked[scorer][:0]
+        if both_ends:
+            top, bottom = ranked[scorer][:max(1, k // 2)], ranked[scorer][m - max(1, k // 2):]
+        correct = int(membership[top].sum() + (~membership[bottom]).sum())
+        r = len(top) + len(bottom)
+        bound = epsilon_lower_bound(m, r, correct, delta, alpha / len(PLANS))
+        if bound > best.epsilon or best.guesses == 0:
+            best = Guesses(bound, r, correct, SCORERS[scorer], share, both_ends)
+    return best
+
+
+def run_canary_audit(setup: AuditSetup, domain: PublicDomain, seed: int) -> dict[str, object]:
+    """Design the canaries, fit the generator ``setup.runs`` times on the cluster, score and bound."""
+    start = time.perf_counter()
+    canaries = domain.cast(design_canaries(domain, setup.canaries, seed))
+    membership, bases, tables = draw_audit_tables(setup.population, canaries, setup.base_rows, setup.runs, seed)
+    expected = setup.base_rows + setup.canaries / 2
+    tasks = [CanaryTask(run, table, int(np.random.SeedSequence([seed, 0xCA4, run]).generate_state(1)[0]),
+                        setup.fit_and_sample, domain, base, canaries, expected)
+             for run, (base, table) in enumerate(zip(bases, tables))]
+    outcome = setup.map_tasks(run_canary_task, tasks, setup.progress, "audit-run")
+    scores, labels = np.concatenate(outcome.results, axis=1), membership.reshape(-1)
+    best = guess_and_bound(scores, labels, setup.delta, setup.alpha, seed)
+    floor = detection_floor(len(labels), len(labels) // 2, setup.claimed_epsilon, setup.delta,
+                            setup.alpha / len(PLANS))
+    return {"epsilon": best.epsilon, "canaries": setup.canaries, "runs": setup.runs, "m": int(len(labels)),
+            "guesses": best.guesses, "correct": best.correct,
+            "accuracy": best.correct / best.guesses if best.guesses else math.nan,
+            "scorer": best.scorer, "guess_share": best.share, "guessed_both_ends": best.both_ends,
+            "plans_tried": len(PLANS),
+            "included": int(labels.sum()), "base_rows": setup.base_rows, "delta": setup.delta,
+            "confidence": 1 - setup.alpha, "claimed_epsilon": setup.claimed_epsilon, **floor.as_details(),
+            "retried_tasks": [vars(f) for f in outcome.failed_attempts], "workers": outcome.workers,
+            "cluster": outcome.where, "wall_seconds": round(time.perf_counter() - start, 2)}
+
+
+CANARY_EPSILON = "canary_epsilon"
+
+
+def canary_audit(data: AttackData, synthetic: pd.DataFrame) -> list[AttackResult]:
+    """``canary_epsilon``: the one-run audit's 95% lower bound (estimate and interval alike: it has no upper
+    end). Like the shadow attack it ignores the candidate table and fits the generator itself; nothing when
+    the threat model turned the audit off (the pipeline then passes no ``data.audit``)."""
+    if data.audit is None:
+        return []
+    details = run_canary_audit(data.audit, data.domain, data.seed)
+    bound, trials = float(details["epsilon"]), int(details["m"])  # type: ignore[arg-type, call-overload]
+    return [AttackResult(name=CANARY_EPSILON, estimate=bound, ci=(bound, bound), n=trials, details=details)]
