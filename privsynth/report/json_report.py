@@ -32,6 +32,7 @@ def build_report(
     ledger: dict[str, Any] | None = None,
     rule_violations: dict[str, Any] | None = None,
     attack_sizes: dict[str, Any] | None = None,
+    unit: str | None = None,
     comparison: dict[str, Any] | None = None,
     charges: list[dict[str, Any]] | None = None,
     rows: int | None = None,
@@ -54,7 +55,7 @@ def build_report(
             "delta": guarantee.delta,
             "mechanism": guarantee.mechanism,
             "accounting": guarantee.accounting,
-            "guarantee": ("differential privacy for every training row" if guarantee.dp
+            "guarantee": ((unit or "differential privacy for every training row") if guarantee.dp
                           else "NONE: non-DP baseline, no formal privacy guarantee"),
             "epsilon_budget": epsilon_budget,
             "ledger": ledger,
