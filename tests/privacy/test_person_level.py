@@ -249,3 +249,20 @@ def test_fits_on_neighbours_differ_only_through_charged_person_level_mechanisms(
     assert replay.tape == []
     assert twin.sample(300, seed=3).equals(model.sample(300, seed=3))
     assert [c.rho for c in replay.odometer.charges] == pytest.approx([c.rho for c in recording.odometer.charges])
+
+
+def test_dp_sgd_refuses_several_rows_per_person_before_charging(neighbours):
+    """Opacus clips one row's gradient; with k > 1 rows per person the clipping bound would not bound a person,
+    so the handle refuses before any budget is spent (the preflight refuses such threat models earlier)."""
+    import torch
+
+    from privsynth.errors import PrivsynthError
+
+    full, _ = neighbours
+    private = PrivateData(full.train, full.domain, Odometer.for_epsilon(1.0, 1e-9, accountant="rdp"),
+                          NoiseSource.simulation(3), rows_per_person=K)
+    module = torch.nn.Linear(2, 2)
+    with pytest.raises(PrivsynthError, match="not supported yet"):
+        private.dpsgd_training(module, torch.optim.SGD(module.parameters(), lr=0.1), sample_rate=0.01, epochs=1,
+                               max_grad_norm=1.0, expected_batch_size=10)
+    assert private.odometer.charges == ()
