@@ -84,4 +84,4 @@ def test_the_review_holds_the_bound_and_the_person_attack_by_row_count(neighbour
     assert persons["max_rows_per_person"] == 3 and persons["rows_dropped_by_bound"] > 0
     attack = next(a for a in report["attacks"] if a["name"] == "membership_person_auc")
     assert 0 < attack["n"] and set(attack["details"]["by_source_rows_per_person"]) == {"1", "2-3", "4-9", "10+"}
-    assert report["privacy"]["guarantee"].startswith("person-level")
+    assert report["privacy"]["guarantee"].startswith("person-level") and report["privacy"]["unit"] == "person"

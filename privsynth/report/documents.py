@@ -17,7 +17,7 @@ import pandas as pd
 from privsynth.data.inputs import Inputs
 from privsynth.privacy.odometer import Odometer
 from privsynth.release.bundle import RELEASE_DIR, REVIEW_DIR
-from privsynth.release.manifest import MANIFEST_NAME, PublicManifest, build_manifest, unit_statement
+from privsynth.release.manifest import MANIFEST_NAME, PublicManifest, build_manifest
 from privsynth.release.signing import SIGNATURE_NAME, sign
 from privsynth.release.table import CSV_NAME, TABLE_NAME, csv_bytes, parquet_bytes
 from privsynth.report.json_report import build_report
@@ -81,7 +81,7 @@ def run_documents(ev: Evaluated, started: datetime, nonce: bytes, key: bytes, fi
         generator_kind=model.generator.kind, overrides=ev.loaded.overrides, epsilon_budget=model.privacy.epsilon,
         ledger=ev.ledger, comparison=ev.comparison, charges=charges, rows=ev.n_rows,
         domain_report=ev.inputs.domain_report, rule_violations=ev.review, attack_sizes=ev.attack_sizes,
-        unit=unit_statement(model.privacy_unit, model.rows_per_person))
+        unit=model.privacy_unit, max_rows_per_person=model.rows_per_person if model.privacy_unit == "person" else None)
     record = private_record(
         run=ev.name, started_utc=started_utc, dataset=model.dataset, nonce=nonce, key=key, loaded=ev.loaded,
         source=ev.inputs.source_name, source_sha256=ev.inputs.source_sha256,
