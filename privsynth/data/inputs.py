@@ -119,11 +119,9 @@ def _read_by_person(loaded: LoadedThreatModel, source, keyed: KeyedDraws) -> Inp
             ids[holdout_rows], None
     else:
         train_rows, holdout_rows = kept, None
-        if k is not None:
-            holdout_frame = holdout_frame.iloc[bound_contributions(holdout_ids, k, keyed).kept]
-            holdout_ids = holdout_ids[holdout_frame.index.to_numpy()]
-        holdout, holdout_persons = holdout_frame.reset_index(drop=True), holdout_ids
-        counts = pd.concat([counts, pd.Series(holdout_ids).value_counts()])
+        counts = pd.Series(np.concatenate([ids, holdout_ids])).value_counts()  # source rows, before the bound
+        held = bound_contributions(holdout_ids, k, keyed).kept if k is not None else np.arange(len(holdout_ids))
+        holdout, holdout_persons = holdout_frame.iloc[held].reset_index(drop=True), holdout_ids[held]
         holdout_sha = sha256_file(holdout_file)
     persons = Persons(ids[train_rows], holdout_persons, counts, k,
                       bounded.rows_dropped if bounded else 0, bounded.persons_over_bound if bounded else 0)

@@ -266,3 +266,19 @@ def test_dp_sgd_refuses_several_rows_per_person_before_charging(neighbours):
         private.dpsgd_training(module, torch.optim.SGD(module.parameters(), lr=0.1), sample_rate=0.01, epochs=1,
                                max_grad_norm=1.0, expected_batch_size=10)
     assert private.odometer.charges == ()
+
+
+def test_a_separate_holdout_file_is_bounded_too_and_row_counts_are_taken_before_the_bound(loaded, diabetes_raw,
+                                                                                          tmp_path):
+    ids = diabetes_raw["patient_nbr"].str.strip()
+    holdout_ids = set(ids.drop_duplicates().iloc[::4])
+    paths = {"train": tmp_path / "train.csv", "holdout": tmp_path / "holdout.csv"}
+    diabetes_raw[~ids.isin(holdout_ids)].to_csv(paths["train"], index=False)
+    diabetes_raw[ids.isin(holdout_ids)].to_csv(paths["holdout"], index=False)
+    model = load_threat_model(loaded.path, [f"data.source={paths['train']}", f"data.holdout={paths['holdout']}"])
+    noise = NoiseSource.simulation(5)
+    inputs = read_inputs(model, noise.generator("split"), noise.keyed_uniform)
+    persons = inputs.persons
+    assert set(persons.holdout) == holdout_ids and len(inputs.holdout) == len(persons.holdout)
+    assert pd.Series(persons.holdout).value_counts().max() <= K
+    assert (persons.source_rows.sort_index() == ids.value_counts().sort_index()).all()
