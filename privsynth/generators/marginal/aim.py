@@ -143,9 +143,6 @@ class AIM(MarginalGenerator):
         sigma = math.sqrt(units / (2 * self.params.alpha * rho))
         epsilon = math.sqrt(8 * (1 - self.params.alpha) * rho / units)
         clock = PublicClock(self.params.max_seconds)
-        # a person-level handle adds k times the planned noise (PrivateData.rows_per_person, public): the expected
-        # noise error that AIM's penalty and annealing test compare with scales with it
-        noise = private.rows_per_person
 
         view, measurements, groups = measure_one_ways(private, names, sigma, "aim.1way",
                                                       compress=_compress if self.params.compress else None)
@@ -172,7 +169,7 @@ class AIM(MarginalGenerator):
                 pool = self._pool(candidates, cells, measurements, size_limit)
                 estimates = PoolEstimates(model, [candidates[i].columns for i in pool], clock)
             pick = view.select_by_error([candidates[i].columns for i in pool], estimates, epsilon,
-                                        penalties=math.sqrt(2 / math.pi) * noise * sigma * cells[pool],
+                                        penalties=math.sqrt(2 / math.pi) * sigma * cells[pool],
                                         weights=[candidates[i].weight for i in pool],
                                         feasible=lambda k: fits(candidates[pool[k]].columns), label="aim.select")
             columns = candidates[pool[pick]].columns
@@ -186,7 +183,7 @@ class AIM(MarginalGenerator):
                      f"rho left {max(left, 0.0):.3g} of {rho:.3g}" + ("; time budget reached" if clock.expired else ""))
             if final:
                 break
-            if moved <= math.sqrt(2 / math.pi) * noise * sigma * cells[pool[pick]]:
+            if moved <= math.sqrt(2 / math.pi) * sigma * cells[pool[pick]]:
                 sigma, epsilon = sigma / 2, epsilon * 2
 
         progress(f"final estimate from {len(measurements)} noisy marginals ({self.params.final_iters} iterations)")

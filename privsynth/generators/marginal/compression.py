@@ -96,8 +96,6 @@ def measure_hierarchy(private: PrivateData, column: str, sigma: float, label: st
     parent_view = private.recoded({column: np.searchsorted(used, parent_of)})
     parent = parent_view.measure_marginal((column,), sigma_parent, label=f"{label}.parent")
     child = private.measure_marginal((column,), sigma_child, label=label)
-    # the noise actually added (k times the planned one in a person-level run: PrivateData.rows_per_person)
-    sigma_parent, sigma_child = parent.sigma, child.sigma
     parent_counts = np.zeros(len(parents))
     parent_counts[used] = parent.counts
     members: list[np.ndarray] = []
@@ -120,8 +118,9 @@ def measure_hierarchy(private: PrivateData, column: str, sigma: float, label: st
     code_map = np.empty(len(parent_of), dtype=np.int64)
     for code, group in enumerate(members):
         code_map[group] = code
-    counts = _combine(child.counts, sigma_child, parent_counts, sigma_parent, members, parent_of)
-    return NoisyMarginal((column,), counts, float(sigma_child)), CodeGroups(code_map, tuple(members), tuple(weights))
+    # weights and the model's loss use the noise actually added (k times the planned one at person level)
+    counts = _combine(child.counts, child.sigma, parent_counts, parent.sigma, members, parent_of)
+    return NoisyMarginal((column,), counts, float(child.sigma)), CodeGroups(code_map, tuple(members), tuple(weights))
 
 
 def _combine(child: np.ndarray, sigma_child: float, parent: np.ndarray, sigma_parent: float,
@@ -154,15 +153,15 @@ def measure_one_ways(private: PrivateData, columns: list[str], sigma: float, lab
                      ) -> tuple[PrivateData, list[NoisyMarginal], dict[str, Any]]:
     """Every column's 1-way at noise ``sigma`` (a hierarchical column: its two levels at the same total cost),
     in the model's code space; returns the private data recoded to that space, the measurements and each
-    column's groups (``compress(measurement, noise)`` decides them for the other columns, from the noise scale
-    the measurement actually carries; None keeps every code)."""
+    column's groups (``compress(measurement, sigma)`` decides them for the other columns; None keeps every
+    code)."""
     measurements, groups = [], {}
     for column in columns:
         if column in private.domain.parents:
             measurement, groups[column] = measure_hierarchy(private, column, sigma, label)
         else:
             raw = private.measure_marginal((column,), sigma, label=label)
-            groups[column] = compress(raw, raw.sigma) if compress is not None else identity_groups(len(raw.counts))
+            groups[column] = compress(raw, sigma) if compress is not None else identity_groups(len(raw.counts))
             measurement = NoisyMarginal(raw.columns, merge_counts(raw.counts, groups[column].code_map), raw.sigma)
         measurements.append(measurement)
     view = private.recoded({c: g.code_map for c, g in groups.items()})
