@@ -28,8 +28,8 @@ from typing import Literal
 Rule = Literal["upper_ci_at_most", "excess_over_null_at_most", "lower_bound_at_most_claim", "report_only"]
 Control = Literal["null", "positive"]
 #: when a check applies: always, when the shadow attack is enabled, when the canary audit is enabled, when the
-#: threat model declares a target
-Scope = Literal["always", "shadow", "audit", "target"]
+#: threat model declares a target, when it declares a person column
+Scope = Literal["always", "shadow", "audit", "target", "person"]
 #: an epsilon audit whose best possible bound (every guess right) stays below this multiple of the claim is
 #: a smoke test: it could not show a fault that multiplies the real epsilon by 3
 RANGE_OF_INTEREST = 3.0
@@ -82,6 +82,10 @@ CATALOGUE: dict[str, Check] = {c.name: c for c in (
     Check("dcr_closer_to_train", "attack", "upper_ci_at_most",
           "share of synthetic rows closer to a training row than to a holdout row (0.5 = no preference)",
           "privsynth.attacks.membership.distance:distance_membership", 0.60, (0.5, 1.0), ("null", "positive")),
+    Check("membership_person_auc", "attack", "report_only",
+          "AUC of telling training PERSONS (all their rows) from unseen persons by their row closest to the synthetic "
+          "table (0.5 = blind), overall and per row count (1, 2-3, 4-9, 10+ rows in the source)",
+          "privsynth.attacks.membership.person_distance:person_membership", scope="person"),
     Check("membership_density_auc", "attack", "upper_ci_at_most",
           "AUC of the density-ratio attack (DOMIAS): synthetic density over population density (0.5 = blind)",
           "privsynth.attacks.membership.density:density_membership", 0.60, (0.5, 1.0), ("positive",)),

@@ -324,6 +324,8 @@ def _print_results(report: dict) -> None:
     privacy = report["privacy"]
     guarantee = (f"epsilon {privacy['epsilon']:.3f} (budget {privacy['epsilon_budget']:g}), delta {privacy['delta']:g}"
                  if privacy["dp"] else "NONE (non-DP baseline)")
+    if privacy["dp"] and privacy.get("unit") == "person":
+        guarantee = f"person-level {guarantee}, at most {privacy['max_rows_per_person']} rows per person"
     table = Table(title=f"{report['run']}: {report['generator']}, DP guarantee: {guarantee}", title_justify="left")
     for column in ("check", "estimate", "95% CI", "threshold", "null ctl", "pos. ctl", "result"):
         table.add_column(column, justify="left" if column == "check" else "right")

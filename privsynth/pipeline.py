@@ -19,12 +19,13 @@ from typing import Any, ContextManager, Iterator, Protocol
 import pandas as pd
 
 from privsynth.attacks.base import AttackData, AuditSetup, TaskMapper, attack_tables
+from privsynth.attacks.membership.person_distance import person_sample
 from privsynth.attacks.membership.targets import plan_shadow_attack
 from privsynth.attacks.registry import run_checks, run_on
 from privsynth.checks import CATALOGUE
 from privsynth.data.domain import PublicDomain
 from privsynth.data.fingerprint import rows_fingerprint
-from privsynth.data.inputs import Inputs, read_inputs
+from privsynth.data.inputs import Inputs, Persons, read_inputs
 from privsynth.data.validate import row_problems
 from privsynth.errors import DataError, PrivsynthError, RunInterrupted, ThreatModelError
 from privsynth.evaluation.comparison import association_matrices, marginal_shares
@@ -97,7 +98,7 @@ def preflight(model: ThreatModel) -> Generator:
                         "privacy.allow_non_dp: true to run it as a labelled non-DP baseline")
     structure = PublicDomain.from_spec(model.data)
     problems += structure_problems(model.generator.kind, bool(structure.rules), bool(structure.parents),
-                                   bool(structure.quantile_columns))
+                                   bool(structure.quantile_columns), rows_per_person=model.rows_per_person)
     if problems:
         raise ThreatModelError("threat model", problems)
     check_device(model.compute.device)
@@ -123,12 +124,15 @@ class ShadowGenerator:
     n_rows: int
 
     device: str = "auto"
+    #: the release's contribution bound: a shadow fit charges and adds noise exactly as the release fit does
+    rows_per_person: int = 1
 
     def __call__(self, train: pd.DataFrame, seed: int) -> pd.DataFrame:
         generator = make_generator(self.kind, self.params)
         generator.device = self.device
         private = PrivateData(train, self.domain, odometer_for(generator, self.epsilon, self.delta),
-                              NoiseSource.simulation(seed), allow_non_dp=self.allow_non_dp)
+                              NoiseSource.simulation(seed), allow_non_dp=self.allow_non_dp,
+                              rows_per_person=self.rows_per_person)
         generator.fit(private)
         return self.domain.cast(generator.sample(self.n_rows, seed=seed))
 
@@ -195,6 +199,10 @@ def plan_attacks(loaded: LoadedThreatModel, inputs: Inputs, reporter: StepReport
     data, null_table = attack_tables(inputs.train, inputs.holdout, inputs.domain, spec.sample_size,
                                      model.attacker.known_columns, model.attacker.secret_columns, spec.n_attacks,
                                      spec.seed)
+    if inputs.persons is not None:
+        people = inputs.persons
+        data = replace(data, persons=person_sample(inputs.train, people.train, inputs.holdout, people.holdout,
+                                                   people.source_rows, spec.sample_size, spec.seed))
     declared = declared_checks(model)
     names = [n for n in dict.fromkeys(d.check.name for d in declared) if "null" in CATALOGUE[n].controls]
     with (reporter or _Silent()).step("null"):
@@ -223,7 +231,8 @@ def run_attacks(plan: AttackPlan, inputs: Inputs, model: ThreatModel, candidate:
         if plan.shadow is not None:
             factory = ShadowGenerator(model.generator.kind, model.generator.params, model.privacy.epsilon,
                                       model.privacy.delta, model.privacy.allow_non_dp, inputs.domain,
-                                      plan.shadow.synthetic_rows or 5 * plan.shadow.train_size, model.compute.device)
+                                      plan.shadow.synthetic_rows or 5 * plan.shadow.train_size, model.compute.device,
+                                      model.rows_per_person)
             shadow = plan_shadow_attack(inputs.train, inputs.holdout, inputs.train_rows, inputs.holdout_rows,
                                         plan.shadow, inputs.domain, spec.seed, factory, mapper, model.privacy.delta,
                                         lambda done, total: reporter.tasks(done, total, f"{factory.kind} shadow fits"))
@@ -241,7 +250,8 @@ def plan_audit(model: ThreatModel, inputs: Inputs, mapper: TaskMapper, reporter:
     audit = model.attacks.audit
     rows = audit.synthetic_rows or int(40 * (audit.base_rows + audit.canaries / 2))
     factory = ShadowGenerator(model.generator.kind, model.generator.params, model.privacy.epsilon, model.privacy.delta,
-                              model.privacy.allow_non_dp, inputs.domain, rows, model.compute.device)
+                              model.privacy.allow_non_dp, inputs.domain, rows, model.compute.device,
+                              model.rows_per_person)
     claim = model.privacy.epsilon if is_dp(model.generator.kind) else None
     return AuditSetup(inputs.holdout, factory, mapper, audit.canaries, audit.runs, audit.base_rows,
                       model.privacy.delta, claim,
@@ -351,7 +361,8 @@ def evaluate(
     if noise.simulated:
         raise PrivsynthError("a fit whose output may be released must draw its noise from a secret source")
     odometer = odometer_for(generator, model.privacy.epsilon, model.privacy.delta)
-    private = PrivateData(inputs.train, inputs.domain, odometer, noise, allow_non_dp=model.privacy.allow_non_dp)
+    private = PrivateData(inputs.train, inputs.domain, odometer, noise, allow_non_dp=model.privacy.allow_non_dp,
+                          rows_per_person=model.rows_per_person)
     with step("fit"), _ledger_entry(booking, model, name, private) as entry:
         generator.fit(private, progress=reporter.progress)
     guarantee = generator.guarantee_
@@ -375,6 +386,8 @@ def evaluate(
     raw_rules = getattr(generator, "last_rules_", None)
     review = {"rule_violations_source": inputs.domain.rule_violations(inputs.train),
               "rule_violations_raw_output": dict(raw_rules.broken) if raw_rules is not None else {}}
+    if inputs.persons is not None:
+        review["persons"] = person_review(inputs.persons)
     return Evaluation(loaded, name, inputs, guarantee, odometer, candidate, n_rows, attacks, utility, decision,
                       comparison, _ledger_standing(booking.ledger, model.dataset), entry, timings, review,
                       {"n_attacks": plan.data.n_attacks, "n_attacks_declared": model.attacks.n_attacks,
@@ -390,6 +403,14 @@ def _shadow_sizes(sizing: ShadowSizing | None) -> dict[str, Any]:
     return {"shadow_targets": sizing.targets, "shadow_targets_declared": sizing.targets_declared,
             "shadow_held_out_runs": sizing.held_out_runs,
             "shadow_blind_half_width": round(sizing.blind_half_width, 4)}
+
+
+def person_review(persons: Persons) -> dict[str, Any]:
+    """What the contribution bound did, for the internal review only: these counts describe the private table
+    and are never released (the public manifest states only the declared bound)."""
+    return {"max_rows_per_person": persons.max_rows_per_person, "rows_dropped_by_bound": persons.rows_dropped,
+            "persons_over_bound": persons.persons_over_bound, "train_persons": int(len(set(persons.train))),
+            "holdout_persons": int(len(set(persons.holdout)))}
 
 
 def _ledger_standing(ledger: BudgetLedger, dataset: str) -> dict[str, Any] | None:
@@ -431,7 +452,7 @@ def prepare(loaded: LoadedThreatModel, home: StewardHome, noise: NoiseSource,
     if model.attacks.shadow.enabled or model.attacks.audit.enabled:
         check_scheduler(model.compute.scheduler)
     with (reporter or _Silent()).step("read"):
-        inputs = read_inputs(loaded, noise.generator("split"))
+        inputs = read_inputs(loaded, noise.generator("split"), noise.keyed_uniform)
         too_few = row_problems(loaded.model, len(inputs.train), len(inputs.holdout),
                                f"{len(inputs.holdout)} holdout rows")  # before the fit: refused, nothing spent
         if too_few:

@@ -32,6 +32,16 @@ MAX_CATEGORIES = 1000
 #: integer columns with at most this many distinct values, all small, are drafted as categorical codes
 MAX_CODES = 12
 SMALL_CODE = 100
+#: the contribution bound the draft suggests for a table with several rows per person. Suggested WITHOUT reading
+#: the rows (how many rows each person has is private): every mechanism's noise grows linearly in k, and a small
+#: k drops the rows of frequent persons (often the ones the analysis is about: readmissions, repeat claims); 3
+#: keeps most rows of most persons in visit- or claim-like tables at three times the noise
+SUGGESTED_ROWS_PER_PERSON = 3
+PERSON_NOTE = ("# TODO if one person can have several rows, name the column holding their id (and add it to "
+               "drop_columns): the guarantee then protects persons, not rows")
+BOUND_NOTE = (f"# TODO with a person column: the most rows one person may contribute, chosen from public "
+              f"knowledge, never from the rows; {SUGGESTED_ROWS_PER_PERSON} is a start (noise grows with it, rows "
+              "beyond it are left out)")
 
 
 def _distinct(series: pd.Series) -> tuple[list[str], bool]:
@@ -124,7 +134,7 @@ def scaffold_threat_model(data: Path, output: Path, name: str | None = None) -> 
         "name": model_name,
         "description": f"Draft made by `privsynth init` from {data.name}. Review every TODO.",
         "data": {"source": source, "holdout_fraction": 0.2, "drop_columns": [], "out_of_domain": "error",
-                 "target": target, "columns": columns},
+                 "target": target, "person_column": None, "columns": columns},
         "attacker": {"known_columns": [], "secret_columns": [target] if target else []},
         "privacy": _defaults(PrivacySpec(epsilon=1.0)),
         "generator": _defaults(generator),
@@ -144,6 +154,8 @@ def scaffold_threat_model(data: Path, output: Path, name: str | None = None) -> 
     secret_note = "  # TODO the attributes that must not be inferable (a diagnosis, an income); `run` needs one"
     text = text.replace("\n  secret_columns: []\n", f"\n  secret_columns: []{secret_note}\n", 1)
     text = text.replace("\n  secret_columns:\n", f"\n  secret_columns:{secret_note}\n", 1)
+    text = text.replace("\n  person_column: null\n", f"\n  person_column: null  {PERSON_NOTE}\n", 1)
+    text = text.replace("\n  max_rows_per_person: null\n", f"\n  max_rows_per_person: null  {BOUND_NOTE}\n", 1)
     header = ("# Threat model drafted by `privsynth init`. Nothing here is public until a person says so.\n"
               "# Every section is written out with its defaults; `privsynth schema` documents each field.\n"
               "# Check it against the table with `privsynth validate THIS.yaml --data`.\n")

@@ -54,6 +54,11 @@ class DataSpec(_Strict):
         "categories to the column's fallback (counted for the internal report only).",
     )
     target: str | None = Field(default=None, description="Column predicted in the train-on-synthetic check.")
+    person_column: str | None = Field(
+        default=None, description="The column that names the person a row belongs to (a patient number, a customer "
+        "id) when one person can have several rows. Declared under data.columns and listed in data.drop_columns: it "
+        "is never released nor used as an attack feature; it groups rows for the person-level guarantee "
+        "(privacy.unit), the train/holdout split (a person's rows all on one side) and the person-level attacks.")
     columns: dict[str, ColumnSpec] = Field(min_length=2, description="The PUBLIC domain of every column.")
     rules: list[str] = Field(
         default_factory=list, description="Public consistency rules every real row obeys, e.g. 'age < 15 -> "
@@ -121,6 +126,14 @@ class PrivacySpec(_Strict):
     total_delta: Number | None = Field(
         default=None, gt=0.0, lt=1.0, description="Cap on the sum of the deltas of all runs of the data set, "
         "registered like total_epsilon.")
+    unit: Literal["row", "person"] | None = Field(
+        default=None, description="What (epsilon, delta) protects: one row, or one person with all their rows "
+        "(data.person_column). Default: person when a person column is declared, else row.")
+    max_rows_per_person: int | None = Field(
+        default=None, ge=1, le=1000, description="Contribution bound k of a person-level run: each person keeps at "
+        "most k rows, chosen by the run's secret randomness, before anything else reads the table; every mechanism "
+        "then charges for k rows at once (noise k times larger). A PUBLIC choice of the steward, never read from "
+        "the data: a larger k keeps more rows of frequent persons and adds more noise.")
 
     @model_validator(mode="after")
     def _run_within_total(self) -> "PrivacySpec":
@@ -285,6 +298,7 @@ class ThreatModel(_Strict):
             problems.append(f"data.target {self.data.target!r} is not a declared column")
         if self.data.target is not None and self.data.target in self.data.drop_columns:
             problems.append(f"data.target {self.data.target!r} is dropped by data.drop_columns")
+        problems += self._person_problems()
         if self.data.out_of_domain == "clip":
             lacking = [n for n, c in self.data.columns.items() if c.type == "categorical" and c.fallback is None]
             if lacking:
@@ -292,6 +306,38 @@ class ThreatModel(_Strict):
         if problems:
             raise ValueError(" | ".join(problems))
         return self
+
+    def _person_problems(self) -> list[str]:
+        """A person column must be declared and dropped (never released, never an attack feature); a
+        person-level unit needs one and a public contribution bound."""
+        person, privacy = self.data.person_column, self.privacy
+        problems = []
+        if person is not None and person not in self.data.columns:
+            problems.append(f"data.person_column {person!r} is not declared under data.columns; declare it (any "
+                            "type; its domain is never used) and list it in data.drop_columns")
+        elif person is not None and person not in self.data.drop_columns:
+            problems.append(f"data.person_column {person!r} would be released as a column; add it to "
+                            "data.drop_columns (person ids are never synthesised)")
+        if privacy.unit == "person" and person is None:
+            problems.append("privacy.unit: person needs data.person_column (the column naming each row's person)")
+        if self.privacy_unit == "person" and privacy.max_rows_per_person is None:
+            problems.append("privacy.max_rows_per_person is missing: a person-level run needs a public bound k on "
+                            "the rows one person contributes (e.g. 3; `privsynth init` suggests one)")
+        if self.privacy_unit == "row" and privacy.max_rows_per_person is not None:
+            problems.append("privacy.max_rows_per_person applies to privacy.unit: person only; remove it or set "
+                            "the unit to person")
+        return problems
+
+    @property
+    def privacy_unit(self) -> Literal["row", "person"]:
+        """What the guarantee protects: privacy.unit, or by default person exactly when a person column is set."""
+        return self.privacy.unit or ("person" if self.data.person_column is not None else "row")
+
+    @property
+    def rows_per_person(self) -> int:
+        """The contribution bound every mechanism charges for: k for a person-level run, 1 for a row-level one
+        (one row is the unit, so one row is what a neighbouring table adds or removes)."""
+        return int(self.privacy.max_rows_per_person or 1) if self.privacy_unit == "person" else 1
 
     @property
     def kept_columns(self) -> dict[str, NumericColumn | CategoricalColumn]:

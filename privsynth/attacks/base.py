@@ -73,6 +73,19 @@ class AuditSetup:
 
 
 @dataclass(frozen=True)
+class PersonSample:
+    """Persons the person-level attacks ask about, when the threat model names a person column: their kept rows
+    (members: training persons; control: holdout persons), each row's person, and each person's row count in
+    the source before the contribution bound (attacks.membership.person_distance.person_sample builds it)."""
+
+    members: pd.DataFrame
+    member_ids: np.ndarray
+    control: pd.DataFrame
+    control_ids: np.ndarray
+    source_rows: pd.Series
+
+
+@dataclass(frozen=True)
 class AttackData:
     """The attacker's view. ``members`` are training rows (the targets); ``control`` are holdout rows of the
     same size, never used to fit the generator (non-members, and anonymeter's control set); ``reference`` are
@@ -89,6 +102,7 @@ class AttackData:
     reference: pd.DataFrame | None = None
     shadow: ShadowSetup | None = None
     audit: AuditSetup | None = None
+    persons: PersonSample | None = None
 
 
 Attack = Callable[[AttackData, pd.DataFrame], list[AttackResult]]

@@ -24,6 +24,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -36,6 +37,8 @@ NOISE_KEY_ENV = "PRIVSYNTH_NOISE_KEY_FILE"
 
 #: the streams one run draws, kept apart so that adding a use of one never shifts another
 _PURPOSES = {"fit": 0xF17, "split": 0x5B1}
+#: the keyed per-label draws (``NoiseSource.keyed_uniform``): person-level split and contribution bound
+_KEYED_PURPOSES = {"person-split": 0x9E5, "bound": 0xB0D}
 
 
 def load_or_create_noise_key(path: str | Path) -> bytes:
@@ -111,6 +114,23 @@ class NoiseSource:
     def simulation(cls, seed: int) -> "NoiseSource":
         """Public, seeded randomness for an attacker's simulated fits (shadow models, canaries)."""
         return cls((int(seed), 0x51A), simulated=True)
+
+    def keyed_uniform(self, purpose: str, labels: Sequence[str]) -> np.ndarray:
+        """One uniform draw in [0, 1) per label: a keyed hash (BLAKE2b keyed by this source's secret entropy and
+        ``purpose``) of the label, not a position in a stream.
+
+        Why: a sequential stream gives row i the i-th draw, so the draws of everyone after a removed person
+        would shift. Here a person's draw depends only on their own label (their id, or their id and the
+        number of their row), so removing one person moves no other person's draw: the neighbouring runs of
+        the person-level guarantee agree everywhere but on that person, draw for draw. Without the secret
+        key and nonce the draws are unpredictable, like every other draw of this source."""
+        if purpose not in _KEYED_PURPOSES:
+            raise ValueError(f"unknown keyed purpose {purpose!r} (one of {sorted(_KEYED_PURPOSES)})")
+        secret = b"".join(int(e).to_bytes(64, "big") for e in (*self.entropy, _KEYED_PURPOSES[purpose]))
+        key = hashlib.blake2b(secret, digest_size=64).digest()
+        draws = np.fromiter((int.from_bytes(hashlib.blake2b(str(label).encode(), key=key, digest_size=8).digest(),
+                                            "big") for label in labels), dtype=np.uint64, count=len(labels))
+        return (draws >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
     def generator(self, purpose: str) -> np.random.Generator:
         if purpose not in _PURPOSES:

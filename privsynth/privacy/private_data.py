@@ -8,6 +8,25 @@ threat model sets ``allow_non_dp: true``, and marks the run as carrying no forma
 
 Neighbouring tables differ by adding or removing one row; a count vector then changes by 1 in one cell
 (L2 and L1 sensitivity 1), and the L1 error of any fixed estimate against it changes by at most 1.
+
+Person-level runs (``rows_per_person`` = k > 1): neighbouring tables differ by all rows of one person, at most
+k after the contribution bound (data/persons.py). Every query below then has k times the sensitivity, and this
+handle scales the noise by k, so each charge keeps the price the generator planned for. Proof, per query:
+
+* a marginal: removing the person's r <= k rows subtracts a vector d of non-negative integers with sum(d) = r,
+  so ||d||_2 <= ||d||_1 = r <= k (equality when all k rows fall in one cell: the bound is tight). A Gaussian
+  mechanism with L2 sensitivity k and noise k * sigma is exactly a sensitivity-1 mechanism with noise sigma
+  applied to counts / k, so it costs 1 / (2 sigma^2) zCDP, what a row-level ``measure_marginal(sigma)`` costs;
+* the row count: changes by r <= k; the same argument;
+* the exponential mechanism's quality w_i * (||true_i - est_i||_1 - penalty_i): by the triangle inequality the
+  L1 error moves by at most ||d||_1 <= k, so the quality moves by at most k * max(w); the Gumbel draw uses that
+  sensitivity and costs epsilon^2 / 8 zCDP as before;
+* a quantile score |#{x < c} - a n|: each removed row moves it by at most max(a, 1 - a), so k rows by at
+  most k * max(a, 1 - a).
+
+``tests/privacy/test_person_level.py`` checks each of these against the odometer, the spread of the noise and
+a fit on D and on D minus one person replayed with the same secret draws. DP-SGD is refused for k > 1: Opacus
+clips one row's gradient, not the sum of one person's rows.
 """
 from __future__ import annotations
 
@@ -47,9 +66,15 @@ class PrivateData:
         odometer: Odometer,
         noise: NoiseSource,
         allow_non_dp: bool = False,
+        rows_per_person: int = 1,
     ) -> None:
         """``noise``: the run's secret randomness (privacy/noise.py: the steward's key and a fresh nonce), the
-        only source of every noise draw below; shadow fits, which simulate an attacker, pass a simulation."""
+        only source of every noise draw below; shadow fits, which simulate an attacker, pass a simulation.
+        ``rows_per_person``: the contribution bound k the rows were cut to (1: row-level); every query's
+        sensitivity, and so its noise, is multiplied by it (see the module docstring)."""
+        if int(rows_per_person) != rows_per_person or rows_per_person < 1:
+            raise ValueError("rows_per_person must be a positive integer")
+        self.rows_per_person = int(rows_per_person)
         self._train = train
         codes, self._coders = domain.encode(train)
         self._codes = np.asfortranarray(codes)  # column after column: counting reads whole columns
@@ -135,14 +160,17 @@ class PrivateData:
 
     # ------------------------------------------------------------------ privatised queries
     def measure_marginal(self, columns: Sequence[str], sigma: float, label: str = "marginal") -> NoisyMarginal:
-        """Counts of every cell of the marginal over ``columns`` plus N(0, sigma^2) noise per cell."""
+        """Counts of every cell of the marginal over ``columns`` plus N(0, (k sigma)^2) noise per cell, for
+        the price of a sensitivity-1 measurement at ``sigma`` (k = ``rows_per_person``; 1 at row level). The
+        result carries the noise scale actually used, k sigma."""
         columns = tuple(columns)
         self._require_bought(columns, label)
-        self.odometer.charge(f"{label}{list(columns)}", "gaussian", gaussian_rho(sigma), sigma=sigma,
-                             columns=list(columns))
+        noise_scale = self.rows_per_person * sigma
+        self.odometer.charge(f"{label}{list(columns)}", "gaussian", gaussian_rho(sigma), sigma=noise_scale,
+                             sensitivity=self.rows_per_person, columns=list(columns))
         counts = self._true_counts(columns)
-        noisy = counts + self._rng.normal(0.0, sigma, size=counts.shape)
-        return NoisyMarginal(columns, noisy, float(sigma))
+        noisy = counts + self._rng.normal(0.0, noise_scale, size=counts.shape)
+        return NoisyMarginal(columns, noisy, float(noise_scale))
 
     def select_by_error(
         self,
@@ -158,7 +186,8 @@ class PrivateData:
 
         The quality of candidate i is w_i * (||true_i - estimate_i||_1 - penalty_i). Estimates, penalties and
         weights must not depend on the private rows, so one added or removed row moves quality i by at most
-        w_i: the sensitivity is max(w) (1 without weights). Returns the chosen index.
+        w_i: the sensitivity is max(w) (1 without weights), times k = ``rows_per_person`` for a person's k
+        rows. Returns the chosen index.
 
         ``feasible(i)`` (public: it may look at the candidate and earlier noisy outputs, never at the rows)
         restricts the choice to the candidates it accepts, without evaluating it on all of them: the draw is
@@ -172,14 +201,14 @@ class PrivateData:
         if w.shape != (len(candidates),) or not np.all(np.isfinite(w)) or np.any(w <= 0):
             raise ValueError("weights must be one positive finite number per candidate")
         self._require_bought({c for cand in candidates for c in cand}, label)
+        sensitivity = self.rows_per_person * float(w.max())
         self.odometer.charge(label, "exponential", exponential_rho(epsilon), epsilon=epsilon,
-                             n_candidates=len(candidates))
+                             n_candidates=len(candidates), sensitivity=sensitivity)
         scores = np.array([np.abs(self._true_counts(tuple(c)) - np.asarray(e).reshape(self._shape(c))).sum()
                            for c, e in zip(candidates, estimates)], dtype=float)
         if penalties is not None:
             scores = scores - np.asarray(penalties, dtype=float)
         scores = w * scores
-        sensitivity = float(w.max())
         perturbed = 0.5 * epsilon / sensitivity * scores + self._rng.gumbel(size=len(scores))
         for index in np.argsort(-perturbed, kind="stable"):
             if feasible is None or feasible(int(index)):
@@ -210,7 +239,7 @@ class PrivateData:
             raise ValueError("levels must lie in (0, 1) and candidates be a non-empty public grid")
         epsilon = exponential_epsilon(rho / len(levels))
         self.odometer.charge(f"{label}[{column}]", "exponential", rho, epsilon=epsilon, n_quantiles=len(levels),
-                             n_candidates=len(candidates), columns=[column])
+                             n_candidates=len(candidates), columns=[column], rows_per_person=self.rows_per_person)
         x = pd.to_numeric(self._train[column], errors="coerce").to_numpy(dtype=float)
         x = np.sort(x[~np.isnan(x)])
         below = np.searchsorted(x, candidates, side="left").astype(float)
@@ -218,15 +247,18 @@ class PrivateData:
         picks = []
         for level in levels:
             score = np.abs((1 - level) * below - level * at_or_above)
-            sensitivity = max(level, 1 - level)
+            sensitivity = self.rows_per_person * max(level, 1 - level)
             perturbed = -0.5 * epsilon / sensitivity * score + self._rng.gumbel(size=len(candidates))
             picks.append(candidates[int(np.argmax(perturbed))])
         return np.asarray(picks)
 
     def measure_count(self, sigma: float, label: str = "count") -> float:
-        """The number of training rows plus N(0, sigma^2) (sensitivity 1)."""
-        self.odometer.charge(label, "gaussian", gaussian_rho(sigma), sigma=sigma)
-        return float(len(self._codes) + self._rng.normal(0.0, sigma))
+        """The number of training rows plus N(0, (k sigma)^2): sensitivity k = ``rows_per_person``, priced
+        as a sensitivity-1 count at ``sigma``."""
+        noise_scale = self.rows_per_person * sigma
+        self.odometer.charge(label, "gaussian", gaussian_rho(sigma), sigma=noise_scale,
+                             sensitivity=self.rows_per_person)
+        return float(len(self._codes) + self._rng.normal(0.0, noise_scale))
 
     def dpsgd_training(
         self,
@@ -247,6 +279,10 @@ class PrivateData:
         composed with everything charged before, spend at most the odometer's epsilon budget; the whole
         phase is charged before the loader exists. ``sample_rate`` and ``expected_batch_size`` must not come
         from the true row count (derive them from ``measure_count``): both end up in the manifest."""
+        if self.rows_per_person > 1:
+            raise PrivsynthError(f"{label}: DP-SGD person-level with max_rows_per_person > 1 is not supported yet "
+                                 "(Opacus clips one row, not one person's rows); use mst or aim, or set "
+                                 "privacy.max_rows_per_person: 1")
         if self.odometer.accountant == "zcdp" or self.odometer.epsilon_budget is None:
             raise PrivsynthError(f"{label}: DP-SGD needs an rdp or prv accountant (generator.params.accountant)")
         if not 0 < sample_rate <= 1 or epochs < 1 or max_grad_norm <= 0 or expected_batch_size < 1:

@@ -47,6 +47,8 @@ def declared_checks(model: ThreatModel) -> list[Declared]:
             continue
         if check.scope == "audit" and not model.attacks.audit.enabled:
             continue
+        if check.scope == "person" and model.data.person_column is None:
+            continue
         if check.scope == "target" and not (target in kept and isinstance(kept[target], CategoricalColumn)):
             continue
         threshold = model.gates.threshold(check.name) if check.gated else None

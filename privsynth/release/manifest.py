@@ -74,9 +74,23 @@ class GeneratorSection(_Frozen):
     packages: dict[str, str]
 
 
+def unit_statement(unit: str, rows_per_person: int | None) -> str:
+    """What one unit of the guarantee is, in words a reader of the release can check against the budget."""
+    if unit == "person":
+        return (f"person-level (epsilon, delta)-DP, at most {rows_per_person} rows per person: the guarantee covers "
+                "everything one person contributed (their other rows were left out before training, by secret "
+                "randomness). The synthetic table has rows, not people: no synthetic row or group of rows stands for "
+                "a real person, and the table carries no person id")
+    return ("row-level (epsilon, delta)-DP: the guarantee covers one row of the source table; a person with several "
+            "rows is protected only as well as that many rows together")
+
+
 class PrivacySection(_Frozen):
     dp: bool
-    unit: Literal["row"] = "row"
+    unit: Literal["row", "person"] = "row"
+    max_rows_per_person: int | None = Field(default=None, description="The declared contribution bound k of a "
+                                            "person-level run (public, chosen before the data was read).")
+    unit_statement: str | None = Field(default=None, description="What one unit of the guarantee is.")
     epsilon: float | None = Field(description="The claimed epsilon: the run's budget, never below what it spent.")
     delta: float | None
     mechanism: str
@@ -178,7 +192,11 @@ def build_manifest(*, run: str, started_utc: str, dataset: str, threat_model: Th
         generator=GeneratorSection(kind=generator.kind, params=dict(generator.params), seed=generator.seed,
                                    privsynth_version=__version__, packages=package_versions()),
         privacy=PrivacySection(
-            dp=guarantee.dp, epsilon=threat_model.privacy.epsilon if guarantee.dp else None,
+            dp=guarantee.dp, unit=threat_model.privacy_unit,
+            max_rows_per_person=threat_model.rows_per_person if threat_model.privacy_unit == "person" else None,
+            unit_statement=unit_statement(threat_model.privacy_unit, threat_model.rows_per_person)
+            if guarantee.dp else None,
+            epsilon=threat_model.privacy.epsilon if guarantee.dp else None,
             delta=threat_model.privacy.delta if guarantee.dp else None, mechanism=guarantee.mechanism,
             accounting=guarantee.accounting, noise=NOISE_STATEMENT if guarantee.dp else "no DP noise",
             not_covered=list(NOT_COVERED) if guarantee.dp else ["everything: this is a non-DP baseline"]),

@@ -80,7 +80,8 @@ def run_documents(ev: Evaluated, started: datetime, nonce: bytes, key: bytes, fi
         utility=list(ev.utility), timings=ev.timings, threat_model_name=model.name,
         generator_kind=model.generator.kind, overrides=ev.loaded.overrides, epsilon_budget=model.privacy.epsilon,
         ledger=ev.ledger, comparison=ev.comparison, charges=charges, rows=ev.n_rows,
-        domain_report=ev.inputs.domain_report, rule_violations=ev.review, attack_sizes=ev.attack_sizes)
+        domain_report=ev.inputs.domain_report, rule_violations=ev.review, attack_sizes=ev.attack_sizes,
+        unit=model.privacy_unit, max_rows_per_person=model.rows_per_person if model.privacy_unit == "person" else None)
     record = private_record(
         run=ev.name, started_utc=started_utc, dataset=model.dataset, nonce=nonce, key=key, loaded=ev.loaded,
         source=ev.inputs.source_name, source_sha256=ev.inputs.source_sha256,

@@ -102,13 +102,15 @@ def render_html(report: Mapping[str, Any], record: Mapping[str, Any], manifest: 
     if comparison.get("associations"):
         images["associations"] = _b64(plots.association_chart(comparison["associations"]))
     shadow = next((a.get("shadow") for a in attacks if a["name"] == "shadow_auc"), None)
+    persons = next((a["details"].get("by_source_rows_per_person") for a in attacks
+                    if a["name"] == "membership_person_auc"), None)
     guarantee_details = [(k, v) for k, v in (report["privacy"].get("details") or {}).items()
                          if isinstance(v, (int, float, str, bool))]
     template = _templates().get_template("report.html.j2")
     ledger = report["privacy"].get("ledger")
     return template.render(
         r=report, m=manifest, rec=record, p=report["privacy"], tm=record["threat_model"]["document"], img=images,
-        shadow=shadow, ledger=ledger, ledger_text=_ledger_text(ledger), guarantee_details=guarantee_details,
+        shadow=shadow, persons=persons, ledger=ledger, ledger_text=_ledger_text(ledger), guarantee_details=guarantee_details,
         sure_text=_sure_text(report), command=reproduce_command(record), min_cell=MIN_CELL, version=__version__,
         table_files=[name for name in (manifest or {}).get("files", {}) if name.startswith("synthetic")],
         fmt=_fmt, verdict=_verdict, verdict_class=_verdict_class, explain=_explain)

@@ -10,6 +10,7 @@ from typing import Any
 
 from privsynth.checks import check_of
 from privsynth.data.io import DomainReport
+from privsynth.release.manifest import unit_statement
 from privsynth.results import AttackResult, Decision, Guarantee, UtilityResult
 
 REPORT_NAME = "report.json"
@@ -32,6 +33,8 @@ def build_report(
     ledger: dict[str, Any] | None = None,
     rule_violations: dict[str, Any] | None = None,
     attack_sizes: dict[str, Any] | None = None,
+    unit: str = "row",
+    max_rows_per_person: int | None = None,
     comparison: dict[str, Any] | None = None,
     charges: list[dict[str, Any]] | None = None,
     rows: int | None = None,
@@ -54,8 +57,10 @@ def build_report(
             "delta": guarantee.delta,
             "mechanism": guarantee.mechanism,
             "accounting": guarantee.accounting,
-            "guarantee": ("differential privacy for every training row" if guarantee.dp
+            "guarantee": (unit_statement(unit, max_rows_per_person) if guarantee.dp
                           else "NONE: non-DP baseline, no formal privacy guarantee"),
+            "unit": unit,
+            "max_rows_per_person": max_rows_per_person,
             "epsilon_budget": epsilon_budget,
             "ledger": ledger,
             "details": dict(guarantee.details),

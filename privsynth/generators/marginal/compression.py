@@ -118,8 +118,9 @@ def measure_hierarchy(private: PrivateData, column: str, sigma: float, label: st
     code_map = np.empty(len(parent_of), dtype=np.int64)
     for code, group in enumerate(members):
         code_map[group] = code
-    counts = _combine(child.counts, sigma_child, parent_counts, sigma_parent, members, parent_of)
-    return NoisyMarginal((column,), counts, float(sigma_child)), CodeGroups(code_map, tuple(members), tuple(weights))
+    # weights and the model's loss use the noise actually added (k times the planned one at person level)
+    counts = _combine(child.counts, child.sigma, parent_counts, parent.sigma, members, parent_of)
+    return NoisyMarginal((column,), counts, float(child.sigma)), CodeGroups(code_map, tuple(members), tuple(weights))
 
 
 def _combine(child: np.ndarray, sigma_child: float, parent: np.ndarray, sigma_parent: float,

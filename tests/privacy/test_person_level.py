@@ -1,0 +1,284 @@
+"""Person-level DP (issue 19): contribution bounding, the k-fold sensitivity PrivateData charges for, and the
+neighbouring relation D vs D minus ALL rows of one person, on real diabetes rows (several per patient)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from privsynth.data.bundled import bundled_table
+from privsynth.data.domain import PublicDomain
+from privsynth.data.inputs import read_inputs
+from privsynth.data.io import read_raw
+from privsynth.data.persons import assign_holdout_by_person, bound_contributions
+from privsynth.generators.marginal.aim import AIM
+from privsynth.privacy.accounting import exponential_rho, gaussian_rho
+from privsynth.privacy.noise import NoiseSource
+from privsynth.privacy.odometer import Odometer
+from privsynth.privacy.private_data import NoisyMarginal, PrivateData
+from privsynth.threat_model import load_threat_model
+
+ROOT = Path(__file__).resolve().parents[2]
+DIABETES_YAML = ROOT / "threat_models" / "diabetes.yaml"
+K = 3
+COLUMNS = ["race", "gender", "age", "admission_type_id", "time_in_hospital", "num_medications", "insulin",
+           "a1c_result", "readmitted"]
+FAST = {"round_iters": 30, "final_iters": 80, "max_rounds": 8}
+
+
+@pytest.fixture(scope="module")
+def diabetes_raw() -> pd.DataFrame:
+    """The first 4,000 encounters of the bundled table (patients with up to 20+ rows among them)."""
+    raw = read_raw(bundled_table("diabetes"))
+    return raw.iloc[:4000].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    return load_threat_model(DIABETES_YAML)
+
+
+@pytest.fixture(scope="module")
+def heavy_patient(diabetes_raw) -> str:
+    """The patient with the most rows in the sample: the worst case for the neighbouring relation."""
+    return str(diabetes_raw["patient_nbr"].value_counts().index[0])
+
+
+def _inputs(loaded, raw: pd.DataFrame, folder: Path, name: str, noise: NoiseSource):
+    path = folder / f"{name}.csv"
+    raw.to_csv(path, index=False)
+    model = load_threat_model(loaded.path, [f"data.source={path}"])
+    return read_inputs(model, noise.generator("split"), noise.keyed_uniform)
+
+
+@pytest.fixture(scope="module")
+def neighbours(loaded, diabetes_raw, heavy_patient, tmp_path_factory):
+    """The inputs of D and of D minus every row of the heaviest patient, read with the SAME secret draws."""
+    folder = tmp_path_factory.mktemp("persons")
+    noise = NoiseSource.secret(bytes(range(32)), bytes(range(32, 64)))
+    full = _inputs(loaded, diabetes_raw, folder, "D", noise)
+    minus = _inputs(loaded, diabetes_raw[diabetes_raw["patient_nbr"].str.strip() != heavy_patient], folder,
+                    "D_minus_p", noise)
+    return full, minus
+
+
+def test_the_diabetes_threat_model_is_person_level(loaded):
+    model = loaded.model
+    assert model.data.person_column == "patient_nbr" and model.privacy_unit == "person"
+    assert model.rows_per_person == K and "patient_nbr" in model.data.drop_columns
+    assert "patient_nbr" not in model.kept_columns and model.data.target == "readmitted"
+    for column in ("diag_1", "diag_2", "diag_3", "payer_code", "medical_specialty"):  # lists read from the data
+        assert column not in model.kept_columns
+
+
+def test_each_person_keeps_at_most_k_rows_and_dropped_rows_are_counted(neighbours, diabetes_raw):
+    full, _ = neighbours
+    persons = full.persons
+    kept = pd.Series(np.concatenate([persons.train, persons.holdout])).value_counts()
+    source = diabetes_raw["patient_nbr"].str.strip().value_counts()
+    assert kept.max() == K and (kept == source.clip(upper=K).loc[kept.index]).all()
+    assert persons.rows_dropped == int((source - K).clip(lower=0).sum()) > 0
+    assert not set(persons.train) & set(persons.holdout)  # a person's rows are all on one side
+
+
+def test_removing_a_person_changes_no_other_persons_rows_or_side(neighbours, heavy_patient):
+    """The bound and the split are keyed per person: D minus p gives exactly D's rows minus p's, row for row."""
+    full, minus = neighbours
+    assert heavy_patient in set(full.persons.train) | set(full.persons.holdout)
+    for side in ("train", "holdout"):
+        frame, ids = getattr(full, side), getattr(full.persons, side)
+        kept = frame[ids != heavy_patient].reset_index(drop=True)
+        pd.testing.assert_frame_equal(kept, getattr(minus, side))
+        assert list(ids[ids != heavy_patient]) == list(getattr(minus.persons, side))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 12), min_size=2, max_size=30), st.integers(1, 5), st.integers(0, 2**31))
+def test_bound_and_split_are_keyed_per_person(sizes, k, seed):
+    ids = np.array([f"p{i}" for i, n in enumerate(sizes) for _ in range(n)], dtype=object)
+    noise = NoiseSource.simulation(seed)
+    kept = bound_contributions(ids, k, noise.keyed_uniform).kept
+    counts = pd.Series(ids[kept]).value_counts()
+    assert (counts == pd.Series(sizes, index=[f"p{i}" for i in range(len(sizes))]).clip(upper=k)
+            .loc[counts.index]).all()
+    drop = ids != "p0"
+    kept_without = bound_contributions(ids[drop], k, noise.keyed_uniform).kept
+    assert list(np.flatnonzero(drop)[kept_without]) == [i for i in kept if ids[i] != "p0"]
+    try:
+        train, _ = assign_holdout_by_person(ids, 0.3, noise.keyed_uniform)
+        train_without, _ = assign_holdout_by_person(ids[drop], 0.3, noise.keyed_uniform)
+    except Exception:  # all persons on one side: refused, nothing to compare
+        return
+    assert list(np.flatnonzero(drop)[train_without]) == [i for i in train if ids[i] != "p0"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), min_size=1, max_size=5), st.integers(1, 5))
+def test_a_person_moves_a_histogram_by_at_most_k_in_l2_and_l1(rows, k):
+    """The proof in private_data.py, checked: a person's r <= k rows move a marginal's counts by a vector of
+    non-negative integers summing to r, so its L2 norm is at most its L1 norm, at most k; and an L1 error
+    against a fixed estimate moves by at most as much."""
+    rows = rows[:k]
+    kept = load_threat_model(DIABETES_YAML).model.kept_columns
+    domain = PublicDomain({c: kept[c] for c in ("race", "a1c_result")})
+    base = pd.DataFrame({"race": ["Caucasian"] * 5, "a1c_result": ["none"] * 5})
+    values = (["AfricanAmerican", "Asian", "Caucasian", "Hispanic"], [">7", ">8", "Norm"])
+    person = pd.DataFrame({"race": [values[0][a] for a, _ in rows], "a1c_result": [values[1][b] for _, b in rows]})
+
+    def counts(frame):
+        private = PrivateData(domain.cast(frame), domain, Odometer.for_epsilon(1, 1e-9), NoiseSource.simulation(0),
+                              rows_per_person=k)
+        return private._true_counts(("race", "a1c_result"))
+
+    with_person = counts(pd.concat([base, person], ignore_index=True))
+    difference = with_person - counts(base)
+    assert np.linalg.norm(difference.ravel(), 2) <= np.abs(difference).sum() == len(rows) <= k
+    estimate = np.random.default_rng(k).random(difference.shape) * 3
+    assert abs(np.abs(with_person - estimate).sum() - np.abs(with_person - difference - estimate).sum()) <= k + 1e-9
+
+
+def test_noise_is_k_times_larger_at_the_row_level_price(neighbours):
+    full, _ = neighbours
+    private = PrivateData(full.train, full.domain, Odometer(1e6, 1e-9), NoiseSource.simulation(1),
+                          rows_per_person=K)
+    truth = private._true_counts(("gender",))
+    draws = np.array([private.measure_marginal(("gender",), 2.0).counts - truth for _ in range(1500)])
+    assert draws.std() == pytest.approx(K * 2.0, rel=0.05)
+    charge = private.odometer.charges[0]
+    assert charge.rho == pytest.approx(gaussian_rho(2.0)) == pytest.approx(K**2 / (2 * (K * 2.0) ** 2))
+    assert charge.params["sigma"] == K * 2.0 and charge.params["sensitivity"] == K
+    assert private.measure_marginal(("gender",), 2.0).sigma == K * 2.0
+
+
+def test_the_exponential_mechanism_uses_the_person_sensitivity(neighbours):
+    """Two candidates whose true L1 errors differ by a known amount: the choice frequency matches
+    exp(epsilon * quality / (2 k)), not the row-level exp(epsilon * quality / 2)."""
+    full, _ = neighbours
+    private = PrivateData(full.train, full.domain, Odometer(1e6, 1e-9), NoiseSource.simulation(2),
+                          rows_per_person=K)
+    truth = private._true_counts(("gender",))
+    estimates = [truth, truth + np.array([2.0] + [0.0] * (len(truth) - 1))]  # qualities 0 and 2
+    epsilon = 1.5
+    picks = np.array([private.select_by_error([("gender",), ("gender",)], estimates, epsilon) for _ in range(4000)])
+    expected = 1 / (1 + math.exp(-epsilon * 2 / (2 * K)))
+    assert picks.mean() == pytest.approx(expected, abs=0.025)
+    assert abs(picks.mean() - 1 / (1 + math.exp(-epsilon * 2 / 2))) > 0.1  # the row-level rate is far off
+    assert private.odometer.charges[0].rho == pytest.approx(exponential_rho(epsilon))
+    assert private.odometer.charges[0].params["sensitivity"] == K
+
+
+class Recording(PrivateData):
+    """Writes down every answer, with the true answer on the NEIGHBOUR (D minus p) to the same question."""
+
+    tape: list
+    neighbour: PrivateData
+
+    def recoded(self, code_maps):
+        view = super().recoded(code_maps)
+        view.neighbour = self.neighbour.recoded(code_maps)  # AIM merges rare codes: ask the neighbour the same
+        return view
+
+    def measure_marginal(self, columns, sigma, label="marginal"):
+        answer = super().measure_marginal(columns, sigma, label)
+        gap = self._true_counts(tuple(columns)) - self.neighbour._true_counts(tuple(columns))
+        self.tape.append(("measure", tuple(columns), answer.counts.copy(), answer.sigma, gap))
+        return answer
+
+    def select_by_error(self, candidates, estimates, epsilon, penalties=None, weights=None, feasible=None,
+                        label="select"):
+        choice = super().select_by_error(candidates, estimates, epsilon, penalties, weights, feasible, label)
+        gaps = [abs(np.abs(self._true_counts(tuple(c)) - np.asarray(e).reshape(self._shape(c))).sum()
+                    - np.abs(self.neighbour._true_counts(tuple(c)) - np.asarray(e).reshape(self._shape(c))).sum())
+                for c, e in zip(candidates, estimates)]
+        self.tape.append(("select", tuple(map(tuple, candidates)), choice, max(gaps)))
+        return choice
+
+
+class Replaying(PrivateData):
+    """Answers from a tape recorded on D; charges the same; reads no row of its own table (D minus p)."""
+
+    tape: list
+
+    def measure_marginal(self, columns, sigma, label="marginal"):
+        kind, recorded, counts, noise_scale, _ = self.tape.pop(0)
+        assert kind == "measure" and recorded == tuple(columns)
+        self.odometer.charge(label, "gaussian", gaussian_rho(sigma))
+        return NoisyMarginal(tuple(columns), counts, noise_scale)
+
+    def select_by_error(self, candidates, estimates, epsilon, penalties=None, weights=None, feasible=None,
+                        label="select"):
+        kind, recorded, choice, _ = self.tape.pop(0)
+        assert kind == "select" and recorded == tuple(map(tuple, candidates))
+        self.odometer.charge(label, "exponential", exponential_rho(epsilon))
+        return choice
+
+
+def test_fits_on_neighbours_differ_only_through_charged_person_level_mechanisms(neighbours):
+    """AIM on D (bounded to k rows per patient) and on D minus ALL rows of its heaviest patient: every
+    question the fit asks has a true answer that moves by at most k between the two (L2 for a marginal, L1
+    error for a selection), every answer is noised for sensitivity k (noise k sigma at the price of sigma),
+    and replaying D's answers on D minus p gives the same model: the rows reach the model only through those
+    charged answers."""
+    full, minus = neighbours
+    columns = COLUMNS
+    domain = PublicDomain({c: full.domain.columns[c] for c in columns}, target="readmitted")
+    d, d_minus = full.train[columns], minus.train[columns]
+    assert len(d) - len(d_minus) == K  # the heavy patient is in the training set with exactly k rows
+    recording = Recording(d, domain, Odometer.for_epsilon(1.0, 1e-9), NoiseSource.simulation(7), rows_per_person=K)
+    recording.tape = []
+    recording.neighbour = PrivateData(d_minus, domain, Odometer.for_epsilon(1.0, 1e-9), NoiseSource.simulation(8))
+    model = AIM(**FAST).fit(recording)
+    measured = [t for t in recording.tape if t[0] == "measure"]
+    selected = [t for t in recording.tape if t[0] == "select"]
+    assert measured and selected
+    assert max(np.linalg.norm(t[4].ravel()) for t in measured) <= K
+    assert max(t[3] for t in selected) <= K + 1e-9  # float sums of the estimates
+    assert any(np.abs(t[4]).sum() == K for t in measured)  # the person is really there: the bound is met
+    gaussian = [c for c in recording.odometer.charges if c.mechanism == "gaussian"]
+    assert all(c.params["sensitivity"] == K and c.rho == pytest.approx(K**2 / (2 * c.params["sigma"] ** 2))
+               for c in gaussian)
+    replay = Replaying(d_minus, domain, Odometer.for_epsilon(1.0, 1e-9), NoiseSource.simulation(9),
+                       rows_per_person=K)
+    replay.tape = list(recording.tape)
+    twin = AIM(**FAST).fit(replay)
+    assert replay.tape == []
+    assert twin.sample(300, seed=3).equals(model.sample(300, seed=3))
+    assert [c.rho for c in replay.odometer.charges] == pytest.approx([c.rho for c in recording.odometer.charges])
+
+
+def test_dp_sgd_refuses_several_rows_per_person_before_charging(neighbours):
+    """Opacus clips one row's gradient; with k > 1 rows per person the clipping bound would not bound a person,
+    so the handle refuses before any budget is spent (the preflight refuses such threat models earlier)."""
+    import torch
+
+    from privsynth.errors import PrivsynthError
+
+    full, _ = neighbours
+    private = PrivateData(full.train, full.domain, Odometer.for_epsilon(1.0, 1e-9, accountant="rdp"),
+                          NoiseSource.simulation(3), rows_per_person=K)
+    module = torch.nn.Linear(2, 2)
+    with pytest.raises(PrivsynthError, match="not supported yet"):
+        private.dpsgd_training(module, torch.optim.SGD(module.parameters(), lr=0.1), sample_rate=0.01, epochs=1,
+                               max_grad_norm=1.0, expected_batch_size=10)
+    assert private.odometer.charges == ()
+
+
+def test_a_separate_holdout_file_is_bounded_too_and_row_counts_are_taken_before_the_bound(loaded, diabetes_raw,
+                                                                                          tmp_path):
+    ids = diabetes_raw["patient_nbr"].str.strip()
+    holdout_ids = set(ids.drop_duplicates().iloc[::4])
+    paths = {"train": tmp_path / "train.csv", "holdout": tmp_path / "holdout.csv"}
+    diabetes_raw[~ids.isin(holdout_ids)].to_csv(paths["train"], index=False)
+    diabetes_raw[ids.isin(holdout_ids)].to_csv(paths["holdout"], index=False)
+    model = load_threat_model(loaded.path, [f"data.source={paths['train']}", f"data.holdout={paths['holdout']}"])
+    noise = NoiseSource.simulation(5)
+    inputs = read_inputs(model, noise.generator("split"), noise.keyed_uniform)
+    persons = inputs.persons
+    assert set(persons.holdout) == holdout_ids and len(inputs.holdout) == len(persons.holdout)
+    assert pd.Series(persons.holdout).value_counts().max() <= K
+    assert (persons.source_rows.sort_index() == ids.value_counts().sort_index()).all()
