@@ -59,7 +59,7 @@ class _RichSteps:
     (on a cluster, a long fit) is never silent for long, even where the status line is not shown (a log)."""
 
     LABELS = {"read": "reading and checking the table",
-              "null": "attacking unseen real rows (the null controls): can the declared gates pass at all?",
+              "null": "attacking unseen real rows and the training rows (the controls): can the gates judge it?",
               "fit": "fitting the generator",
               "sample": "sampling the candidate table",
               "attacks": "attacking the candidate and its controls",
@@ -138,7 +138,8 @@ def validate(
     if sizing is not None and sizing.raised:
         console.print(f"[yellow]![/] {threat_model}: attacks.shadow.targets = {sizing.targets_declared} gives a blind "
                       f"attack an interval too wide for gates.shadow_auc; the run attacks {sizing.targets} targets "
-                      f"(half-width {sizing.blind_half_width:.3f}; targets cost no extra generator fit)", soft_wrap=True)
+                      f"(half-width {sizing.blind_half_width:.3f}; targets cost no extra generator fit)",
+                      soft_wrap=True)
     if data:
         from privsynth.data.validate import data_problems
 

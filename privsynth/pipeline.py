@@ -40,7 +40,8 @@ from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import PrivateData
 from privsynth.release.bundle import (RELEASE_DIR, REVIEW_DIR, check_output_folder, release_reservation,
                                      reserve_run_folder, write_run_folder)
-from privsynth.release.gate import ShadowSizing, decide, declared_checks, null_feasibility, shadow_sizing
+from privsynth.release.gate import (ShadowSizing, blind_gates, decide, declared_checks, null_feasibility,
+                                    shadow_sizing)
 from privsynth.release.manifest import PublicManifest
 from privsynth.report.documents import run_documents
 from privsynth.results import AttackResult, Decision, Guarantee, UtilityResult
@@ -184,18 +185,25 @@ class AttackPlan:
     #: ``shadow_sizing``); None when the attack is off
     shadow: ShadowSpec | None = None
     shadow_sizing: ShadowSizing | None = None
+    #: the positive controls (training rows posing as the synthetic table), measured with the nulls: a gate
+    #: they cannot clear is blind on this table (release/gate.py ``blind_gates``)
+    positives: dict[str, AttackResult] = field(default_factory=dict)
 
 
 def plan_attacks(loaded: LoadedThreatModel, inputs: Inputs, reporter: StepReporter | None = None) -> AttackPlan:
-    """Attack tables and null controls; raises ThreatModelError (before the fit, no budget spent) when unseen
-    real rows already fail a gate. When the relative gates' intervals are too wide for the declared
-    ``attacks.n_attacks`` and the attack tables hold enough rows, the count is raised (and the review says so)."""
+    """Attack tables and controls; raises ThreatModelError (before the fit, no budget spent) when unseen real
+    rows already fail a gate, when the training rows themselves cannot (the attack is blind on this table), or
+    when the shadow gate's interval cannot fit under its threshold. When the relative gates' intervals are too
+    wide for the declared ``attacks.n_attacks`` and the attack tables hold enough rows, the count is raised
+    (and the review says so)."""
     model = loaded.model
     spec = model.attacks
     sizing = shadow_sizing(model)
     if sizing is not None and sizing.problem:
         raise ThreatModelError(str(loaded.path), [sizing.problem])
-    shadow = spec.shadow.model_copy(update={"targets": sizing.targets}) if sizing is not None and sizing.raised else spec.shadow
+    shadow = spec.shadow
+    if sizing is not None and sizing.raised:
+        shadow = spec.shadow.model_copy(update={"targets": sizing.targets})
     data, null_table = attack_tables(inputs.train, inputs.holdout, inputs.domain, spec.sample_size,
                                      model.attacker.known_columns, model.attacker.secret_columns, spec.n_attacks,
                                      spec.seed)
@@ -215,9 +223,13 @@ def plan_attacks(loaded: LoadedThreatModel, inputs: Inputs, reporter: StepReport
             relative = [n for n in names if CATALOGUE[n].relative]
             nulls.update(run_on(data, null_table, relative))
             feasible = null_feasibility(declared, nulls, data.n_attacks, spec.sample_size)
-    if feasible.problems:
-        raise ThreatModelError(str(loaded.path), list(feasible.problems))
-    return AttackPlan(data, null_table, nulls, declared_attacks, shadow if spec.shadow.enabled else None, sizing)
+        seeing = [n for n in dict.fromkeys(d.check.name for d in declared) if "positive" in CATALOGUE[n].controls]
+        positives = run_on(data, data.members, seeing)
+    problems = [*feasible.problems, *blind_gates(declared, nulls, positives)]
+    if problems:
+        raise ThreatModelError(str(loaded.path), problems)
+    return AttackPlan(data, null_table, nulls, declared_attacks, shadow if spec.shadow.enabled else None, sizing,
+                      positives)
 
 
 def run_attacks(plan: AttackPlan, inputs: Inputs, model: ThreatModel, candidate: pd.DataFrame, names: list[str],
@@ -241,7 +253,7 @@ def run_attacks(plan: AttackPlan, inputs: Inputs, model: ThreatModel, candidate:
             data = replace(data, audit=plan_audit(model, inputs, mapper, reporter))
         return run_checks(data, candidate, names, {"null": null_table, "positive": data.members},
                           lambda done, total: reporter.tasks(done, total, "attacks on candidate and controls"),
-                          measured_controls={"null": plan.nulls})
+                          measured_controls={"null": plan.nulls, "positive": plan.positives})
 
 
 def plan_audit(model: ThreatModel, inputs: Inputs, mapper: TaskMapper, reporter: StepReporter) -> AuditSetup:

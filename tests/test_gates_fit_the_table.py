@@ -114,3 +114,25 @@ def test_the_shadow_gate_gets_the_targets_its_interval_needs(adult_model):
     assert named.targets == 3 and "raise attacks.shadow.shadow_runs to" in named.problem
     assert shadow_sizing(with_shadow("report")) is None
     assert shadow_sizing(with_shadow(0.65, enabled=False)) is None
+
+
+def test_a_gate_whose_attack_is_blind_on_the_table_is_a_threat_model_error(adult_model):
+    """Diabetes' singling-out: the training rows themselves score barely above unseen rows, so the gate would
+    block every table ("the attack is blind here"); the plan says so before the fit instead."""
+    from privsynth.release.gate import blind_gates, declared_checks
+    from privsynth.results import AttackResult
+
+    declared = [d for d in declared_checks(adult_model) if d.name in ("singling_out_univariate", "exact_copies")]
+
+    def result(name, estimate):
+        return AttackResult(name, estimate, (max(0.0, estimate - 0.01), estimate + 0.01), 500)
+
+    nulls = {"singling_out_univariate": result("singling_out_univariate", 0.02),
+             "exact_copies": result("exact_copies", 0.0)}
+    seeing = {"singling_out_univariate": result("singling_out_univariate", 0.5),
+              "exact_copies": result("exact_copies", 1.0)}
+    assert blind_gates(declared, nulls, seeing) == []
+    blind = {**seeing, "singling_out_univariate": result("singling_out_univariate", 0.08)}
+    [problem] = blind_gates(declared, nulls, blind)
+    assert problem.startswith("gates.singling_out_univariate = 0.1: the attack is blind on this table")
+    assert "+0.060 above the null control's 0.020" in problem and "set gates.singling_out_univariate: report" in problem

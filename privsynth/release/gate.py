@@ -186,6 +186,34 @@ def null_feasibility(declared: Sequence[Declared], nulls: Mapping[str, AttackRes
     return Feasibility(tuple(problems), needed)
 
 
+def blind_gates(declared: Sequence[Declared], nulls: Mapping[str, AttackResult],
+                positives: Mapping[str, AttackResult]) -> list[str]:
+    """Gates whose attack is blind on this table, found before the fit: the positive control (the training
+    rows themselves posing as the synthetic table, the most any table could leak) does not clear the
+    threshold (above the null, for a relative gate). Such a gate blocks every table, however private, since
+    "the attack is blind here" fails it; it says nothing about the synthetic table, so it is a threat-model
+    error: report the check instead, or give the attacker what would let it see (known columns, attacks)."""
+    problems = []
+    for d in declared:
+        positive = positives.get(d.name)
+        if d.threshold is None or "positive" not in d.check.controls or positive is None \
+                or not _finite(positive.estimate):
+            continue
+        null = nulls.get(d.name)
+        if d.check.relative:
+            if null is None or not _finite(null.estimate):
+                continue
+            seen = positive.estimate - null.estimate
+            what = f"only {seen:+.3f} above the null control's {null.estimate:.3f}"
+        else:
+            seen, what = positive.estimate, f"{positive.estimate:.3f}"
+        if not seen > d.threshold:
+            problems.append(f"gates.{d.check.name} = {d.threshold:g}: the attack is blind on this table: even the "
+                            f"training rows themselves (its positive control) score {what}, so no table could "
+                            f"pass; set gates.{d.check.name}: report, or change attacker.known_columns")
+    return problems
+
+
 @dataclass(frozen=True)
 class ShadowSizing:
     """How many targets the shadow attack needs for its gate, and whether any count the threat model allows is
