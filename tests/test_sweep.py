@@ -19,10 +19,10 @@ from privsynth.threat_model import load_threat_model
 
 def test_sweep_draws_the_curve_and_releases_nothing(write_threat_model, tmp_path):
     # two points side by side on a local dask cluster, each running its own (tiny) shadow attack inside its task
-    # (8 runs cannot judge the 0.65 shadow gate: it is reported here; the shadow mechanics are what is tested)
+    # (6 runs cannot judge the 0.65 shadow gate: it is reported here; the shadow mechanics are what is tested)
     tm = write_threat_model(gates__tvd_2way=0.4, gates__attribute_inference=0.6, gates__shadow_auc="report",
                             compute__scheduler=None,
-                            compute__workers=2, attacks__shadow={"enabled": True, "targets": 2, "shadow_runs": 8,
+                            compute__workers=2, attacks__shadow={"enabled": True, "targets": 4, "shadow_runs": 6,
                                                                  "train_size": 300})
     home = tmp_path / "home"
     result = CliRunner().invoke(app, ["sweep", str(tm), "--epsilons", "10,0.5", "--out", str(tmp_path / "out"),

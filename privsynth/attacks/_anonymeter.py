@@ -84,6 +84,20 @@ def _stable_polars_order() -> Iterator[None]:
             pl.DataFrame.group_by, pl.Series.unique = group_by, unique  # type: ignore[method-assign]
 
 
+@functools.cache
+def _keep_compiled_distances() -> None:
+    """Have numba keep its machine code of anonymeter's Gower nearest-neighbour search on disk.
+
+    anonymeter jits ``gower_distance`` and ``_nearest_neighbors`` without numba's ``cache=True``, so every
+    process compiled them again: about 15 s of a 30 s small run, paid again by every CLI call, dask worker and
+    notebook kernel. ``enable_caching`` is what ``cache=True`` does; numba writes the cache beside the module
+    (or in its user cache folder) and recompiles when the library changes. The code it runs is unchanged."""
+    from anonymeter.neighbors import mixed_types_kneighbors as knn
+
+    for function in (knn.gower_distance, knn._nearest_neighbors):
+        function.enable_caching()
+
+
 def run_evaluator(name: str, make: Callable[[], Any], evaluate: Callable[[Any], Any], seed: int,
                   baseline_broken: bool = False, blind_baseline: float | None = None,
                   **results_kw: Any) -> AttackResult:
@@ -136,6 +150,8 @@ def linkability(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame, aux
                 n_attacks: int, seed: int) -> AttackResult:
     from anonymeter.evaluators import LinkabilityEvaluator
 
+    _keep_compiled_distances()
+
     def make():
         return LinkabilityEvaluator(ori=ori, syn=syn, control=control, aux_cols=aux_cols, n_attacks=n_attacks,
                                     n_neighbors=LINK_NEIGHBOURS)
@@ -158,6 +174,8 @@ def blind_link_rate(n_synthetic: int, k: int) -> float:
 def inference(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame, aux_cols: list[str], secret: str,
               regression: bool, n_attacks: int, seed: int) -> AttackResult:
     from anonymeter.evaluators import InferenceEvaluator
+
+    _keep_compiled_distances()
 
     def make():
         return InferenceEvaluator(ori=ori, syn=syn, control=control, aux_cols=aux_cols, secret=secret,

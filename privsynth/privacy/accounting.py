@@ -10,6 +10,7 @@ Neighbouring tables differ by adding or removing one row (the unit of privacy), 
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -34,9 +35,12 @@ def zcdp_delta(rho: float, epsilon: float) -> float:
 
 
 def _bisect(predicate, lo: float, hi: float, iters: int = 200) -> float:
-    """Largest x in [lo, hi] with predicate(x) true, for a predicate true at lo and monotone."""
+    """Largest x in [lo, hi] with predicate(x) true, for a predicate true at lo and monotone. Stops when the
+    interval cannot shrink in floating point (about 60 halvings), with the same answer 200 would give."""
     for _ in range(iters):
         mid = (lo + hi) / 2
+        if mid in (lo, hi):
+            break
         if predicate(mid):
             lo = mid
         else:
@@ -44,6 +48,7 @@ def _bisect(predicate, lo: float, hi: float, iters: int = 200) -> float:
     return lo
 
 
+@functools.lru_cache(maxsize=1024)  # every fit's odometer asks again for the same few budgets
 def zcdp_rho(epsilon: float, delta: float) -> float:
     """The largest rho whose rho-zCDP guarantee implies (epsilon, delta)-DP: the budget a mechanism may spend."""
     if epsilon <= 0 or not 0 < delta < 1:
@@ -61,6 +66,8 @@ def zcdp_epsilon(rho: float, delta: float) -> float:
     lo, hi = 0.0, simple
     for _ in range(200):
         mid = (lo + hi) / 2
+        if mid in (lo, hi):  # the interval cannot shrink any more in floating point
+            break
         if zcdp_delta(rho, mid) <= delta:
             hi = mid
         else:

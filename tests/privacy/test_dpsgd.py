@@ -51,7 +51,7 @@ def test_reported_epsilon_is_opacus_accountant_and_within_target(adult, adult_do
     assert details["sample_rate"] != pytest.approx(100 / 600, abs=1e-12)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(rate=st.floats(0.005, 0.5), steps=st.integers(1, 300), epsilon=st.floats(0.2, 10.0))
 def test_calibration_never_exceeds_the_target_and_is_tight(rate, steps, epsilon):
     """Property over the hyper-parameter space: the charge is what runs, and it fits the target."""
