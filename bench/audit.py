@@ -1,9 +1,11 @@
-"""How tight is the one-run canary audit? Its epsilon lower bound against the claim, on the bundled Adult.
+"""How tight are the epsilon audits? The canary audit's lower bound and the noise audit's implied epsilon against
+the claim, on the bundled Adult.
 
-Prints one row per generator and claimed epsilon (MST, AIM, dp-tvae at 1 and 4): the audit's 95% lower bound,
-the claim, their ratio, the right guesses, the most the audit could certify (every guess right), canaries x
-runs and wall time; then the planted faults of tests/attacks/faults.py at a claimed epsilon 1 (a blocked
-fault has a bound above 1). The audit is the pipeline's own (privsynth/attacks/canary.py), on a local dask
+Prints one row per generator and claimed epsilon (MST, AIM, dp-tvae at 1 and 4): the black-box canary audit's
+95% lower bound, the claim, their ratio, the right guesses, the most the audit could certify (every guess right);
+the white-box noise audit of the same fits (privsynth/privacy/noise_audit.py): noise added over noise charged
+with its 99.9% interval, the epsilon it implies and its ratio to the claim; canaries x runs and wall time;
+then the planted faults of tests/attacks/faults.py at a claimed epsilon 1 (a blocked fault has a bound above 1). The audit is the pipeline's own (privsynth/attacks/canary.py), on a local dask
 cluster of ``--workers`` processes; the population is the split's holdout, as in a run.
 
     PYTHONPATH=. nice -n 10 .venv/bin/python bench/audit.py [--canaries 100] [--runs 6] [--base-rows 500]
@@ -41,14 +43,17 @@ PARAMS = {"dp-tvae": {"epochs": 10}, "tvae-noise-third": {"epochs": 10}}
 def audit_row(kind: str, epsilon: float, inputs, args, client) -> None:
     rows = int(40 * (args.base_rows + args.canaries / 2))
     factory = ShadowGenerator(kind, PARAMS.get(kind, {}), epsilon, DELTA, False, inputs.domain, rows)
-    setup = AuditSetup(inputs.holdout, WithFaults(factory), task_mapper(client), args.canaries, args.runs, args.base_rows,
-                       DELTA, epsilon)
+    setup = AuditSetup(inputs.holdout, WithFaults(factory).audit, task_mapper(client), args.canaries, args.runs,
+                       args.base_rows, DELTA, epsilon)
     start = time.perf_counter()
     d = run_canary_audit(setup, inputs.domain, args.seed)
     wall = time.perf_counter() - start
-    bound = float(d["epsilon"])
+    bound, noise = float(d["epsilon"]), d["noise"]
+    low, high = noise["ratio_interval"]
     print(f"| {kind} | {epsilon:g} | {bound:.2f} | {bound / epsilon:.2f} | {d['correct']} of {d['guesses']} "
-          f"({d['scorer']}) | {d['max_certifiable']:.2f} | {args.canaries} x {args.runs} | {wall:.0f} |", flush=True)
+          f"({d['scorer']}) | {d['max_certifiable']:.2f} | {noise['ratio']:.3f} [{low:.3f}, {high:.3f}] | "
+          f"{noise['epsilon']:.2f} | {noise['epsilon'] / epsilon:.2f} | {args.canaries} x {args.runs} | {wall:.0f} |",
+          flush=True)
 
 
 def main() -> None:
@@ -64,9 +69,9 @@ def main() -> None:
     inputs = read_inputs(loaded, np.random.default_rng(args.seed))
     print(f"Adult: {len(inputs.train)} training rows (never used here), {len(inputs.holdout)} holdout rows; "
           f"delta {DELTA:g}, 95% confidence\n")
-    print("| generator | claimed epsilon | lower bound | ratio | right guesses | most certifiable | canaries x runs "
-          "| seconds |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| generator | claimed epsilon | canary lower bound | ratio | right guesses | most certifiable "
+          "| noise added / charged | noise epsilon | ratio | canaries x runs | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     with compute_client(None, args.workers) as client:
         for kind, epsilon in (CORRECT if args.only != "faults" else []) + (PLANTED if args.only != "correct" else []):
             audit_row(kind, epsilon, inputs, args, client)

@@ -102,6 +102,12 @@ CATALOGUE: dict[str, Check] = {c.name: c for c in (
           "2023): public-domain canaries added to holdout rows with probability 1/2, guessed from the synthetic "
           "output (above the claimed epsilon: an implementation fault)",
           "privsynth.attacks.canary:canary_audit", scope="audit"),
+    Check("noise_epsilon", "attack", "lower_bound_at_most_claim",
+          "epsilon implied by the noise the canary-audit fits actually added: every Gaussian answer and DP-SGD step "
+          "read against the noise charged for it (99.9% upper bound of the ratio); marginal mechanisms: a lower "
+          "bound (Gaussian DP of the measured noise), DP-SGD: the claim's accountant re-run (above the claimed "
+          "epsilon: an implementation fault)",
+          "privsynth.attacks.canary:canary_audit", scope="audit"),
     Check("exact_copies", "attack", "upper_ci_at_most",
           "excess share of synthetic rows identical to a training row over rows identical to an unseen row",
           "privsynth.attacks.copies:exact_copies", 0.01, controls=("null", "positive")),

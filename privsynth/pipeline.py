@@ -9,6 +9,7 @@ run writes its review package and no synthetic table.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,7 @@ from typing import Any, ContextManager, Iterator, Protocol
 
 import pandas as pd
 
-from privsynth.attacks.base import AttackData, AuditSetup, TaskMapper, attack_tables
+from privsynth.attacks.base import AttackData, AuditedFit, AuditSetup, TaskMapper, attack_tables
 from privsynth.attacks.membership.person_distance import person_sample
 from privsynth.attacks.membership.targets import plan_shadow_attack
 from privsynth.attacks.registry import run_checks, run_on
@@ -36,6 +37,7 @@ from privsynth.parallel import check_scheduler, compute_client, machine_workers,
 from privsynth.privacy.home import StewardHome
 from privsynth.privacy.ledger import BudgetLedger, Outcome
 from privsynth.privacy.noise import NoiseSource, fresh_nonce
+from privsynth.privacy.noise_audit import NoiseTap, implied_epsilon, implied_method
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import PrivateData
 from privsynth.release.bundle import (RELEASE_DIR, REVIEW_DIR, check_output_folder, release_reservation,
@@ -129,13 +131,27 @@ class ShadowGenerator:
     rows_per_person: int = 1
 
     def __call__(self, train: pd.DataFrame, seed: int) -> pd.DataFrame:
+        return self._fit(train, seed, None)[0]
+
+    def audit(self, train: pd.DataFrame, seed: int) -> AuditedFit:
+        """The canary audit's fit: the table, and the noise audit of the fit (privacy/noise_audit.py): every
+        Gaussian answer and DP-SGD step measured against the noise charged, and the fit's charges as a
+        function of the measured noise ratio (``implied_epsilon``), which the audit evaluates after pooling."""
+        tap = NoiseTap()
+        synthetic, odometer = self._fit(train, seed, tap)
+        squares, values = tap.totals()
+        return AuditedFit(synthetic, squares, values,
+                          functools.partial(implied_epsilon, odometer.charges, odometer.delta, odometer.accountant),
+                          implied_method(odometer.accountant))
+
+    def _fit(self, train: pd.DataFrame, seed: int, tap: NoiseTap | None) -> tuple[pd.DataFrame, Odometer]:
         generator = make_generator(self.kind, self.params)
         generator.device = self.device
-        private = PrivateData(train, self.domain, odometer_for(generator, self.epsilon, self.delta),
-                              NoiseSource.simulation(seed), allow_non_dp=self.allow_non_dp,
-                              rows_per_person=self.rows_per_person)
+        odometer = odometer_for(generator, self.epsilon, self.delta)
+        private = PrivateData(train, self.domain, odometer, NoiseSource.simulation(seed),
+                              allow_non_dp=self.allow_non_dp, rows_per_person=self.rows_per_person, noise_tap=tap)
         generator.fit(private)
-        return self.domain.cast(generator.sample(self.n_rows, seed=seed))
+        return self.domain.cast(generator.sample(self.n_rows, seed=seed)), odometer
 
 
 def odometer_for(generator: Generator, epsilon: float, delta: float) -> Odometer:
@@ -265,7 +281,7 @@ def plan_audit(model: ThreatModel, inputs: Inputs, mapper: TaskMapper, reporter:
                               model.privacy.allow_non_dp, inputs.domain, rows, model.compute.device,
                               model.rows_per_person)
     claim = model.privacy.epsilon if is_dp(model.generator.kind) else None
-    return AuditSetup(inputs.holdout, factory, mapper, audit.canaries, audit.runs, audit.base_rows,
+    return AuditSetup(inputs.holdout, factory.audit, mapper, audit.canaries, audit.runs, audit.base_rows,
                       model.privacy.delta, claim,
                       progress=lambda done, total: reporter.tasks(done, total, f"{factory.kind} canary-audit fits"))
 

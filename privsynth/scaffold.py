@@ -107,8 +107,8 @@ def _defaults(model: Any) -> dict[str, Any]:
 
 
 def _attack_defaults(rows: int, holdout_fraction: float) -> dict[str, Any]:
-    """The attack suite's defaults, with the shadow attack's training sets sized to what the holdout holds (half
-    of its expected rows, at most the default): a draft that `validate --data` refuses for the defaults helps
+    """The attack suite's defaults, with the shadow attack's training sets and the audit's tables sized to what
+    the holdout holds (half of its expected rows, at most the default): a draft that `validate --data` refuses for the defaults helps
     no one. The sizes are public settings and the row count stays in the steward's file."""
     attacks = _defaults(AttackSpec())
     shadow = attacks["shadow"]
@@ -116,6 +116,10 @@ def _attack_defaults(rows: int, holdout_fraction: float) -> dict[str, Any]:
     if fits < shadow["train_size"]:
         shadow["train_size"] = fits
         shadow["enabled"] = fits > shadow["targets"]
+    audit = attacks["audit"]
+    if fits < audit["base_rows"]:  # the audit tables, too, hold at most half the expected holdout
+        audit["base_rows"] = max(fits, 20)
+        audit["enabled"] = fits >= 20
     return attacks
 
 

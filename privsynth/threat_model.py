@@ -177,8 +177,9 @@ class AuditSpec(_Strict):
     them, and an epsilon lower bound from how well the synthetic tables give the canaries away. Independent
     of the shadow attack; every run is one generator fit."""
 
-    enabled: bool = Field(default=False, description="Run the canary audit; a DP release whose 95% lower bound "
-                          "exceeds the claimed epsilon is then blocked as an implementation fault.")
+    enabled: bool = Field(default=True, description="Run the canary audit and the noise audit of its fits; a DP "
+                          "release whose canary lower bound or noise-implied epsilon exceeds the claimed epsilon is "
+                          "then blocked as an implementation fault.")
     canaries: int = Field(default=100, ge=10, le=100_000, description="Canaries per run (each in with "
                           "probability 1/2). About as many as a column has values keeps most canaries' rare values "
                           "their own.")

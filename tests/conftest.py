@@ -76,7 +76,9 @@ def small_threat_model_doc(source: Path, **changes) -> dict:
     """The shipped adult.yaml pointed at ``source``, with attack sizes and a budget for a fast small test."""
     doc = yaml.safe_load(ADULT_YAML.read_text())
     doc["data"]["source"] = str(source)
-    doc["attacks"] = {"sample_size": 300, "n_attacks": 100, "seed": 0, "shadow": {"enabled": False}}
+    # the epsilon audits (one generator fit per audit run) have their own tests in tests/attacks/test_canary.py
+    doc["attacks"] = {"sample_size": 300, "n_attacks": 100, "seed": 0, "shadow": {"enabled": False},
+                      "audit": {"enabled": False}}
     # 300-row attack tables cannot judge the production thresholds: the run would refuse them before the fit
     # (tests/test_gates_fit_the_table.py). Gates an ideal table of this size passes; linkability and attribute
     # inference are reported (their null intervals here are about +-0.4 to +-0.5 wide)

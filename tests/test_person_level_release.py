@@ -46,7 +46,7 @@ def neighbours(tmp_path_factory):
         overrides = [f"data.source={paths[name]}", f"data.holdout={paths['holdout']}", "generator.kind=mst",
                      f"data.drop_columns={json.dumps(dropped)}", "attacker.known_columns=[race, gender, age]",
                      "attacker.secret_columns=[readmitted]", "attacks.sample_size=150",
-                     "attacks.shadow.enabled=false", "attacks.n_attacks=100",
+                     "attacks.shadow.enabled=false", "attacks.audit.enabled=false", "attacks.n_attacks=100",
                      *[f"gates.{g}=report" for g in REPORT_ONLY]]
         runs[name] = run(DIABETES_YAML, out=base / f"out-{name}", overrides=tuple(overrides), nonce=TEST_NONCE,
                          started=STARTED, home=base / f"home-{name}")

@@ -30,6 +30,39 @@ FitAndSample = Callable[[pd.DataFrame, int], pd.DataFrame]
 """``fit_and_sample(train, seed) -> synthetic``: a fresh generator of the release's configuration (and, for a
 DP generator, its budget) fitted on ``train`` and sampled. Must be picklable: it runs on dask workers."""
 
+
+
+@dataclass(frozen=True)
+class AuditedFit:
+    """One canary-audit fit: the synthetic table, and the noise audit of the fit, measured where the noise is
+    added (privacy/noise_audit.py, run by the pipeline's factory): the sum of squared standardised noise (noise
+    added over noise charged) over ``noise_values`` values, and the fit's epsilon as a function of the noise
+    ratio. Plain data and a picklable callable, so attacks/ never imports privacy/."""
+
+    synthetic: pd.DataFrame
+    noise_squares: float = 0.0
+    noise_values: int = 0
+    implied_epsilon: Callable[[float], float] | None = None
+    implied_method: str = ""
+
+    @classmethod
+    def table_only(cls, fit_and_sample: FitAndSample) -> "FitAndAudit":
+        """An audit factory from a plain ``fit_and_sample`` (a control that adds no noise to read)."""
+        return _TableOnly(fit_and_sample)
+
+
+FitAndAudit = Callable[[pd.DataFrame, int], AuditedFit]
+"""``fit_and_audit(train, seed)``: the canary audit's factory, a fit as ``FitAndSample`` plus its noise audit."""
+
+
+@dataclass(frozen=True)
+class _TableOnly:
+    fit_and_sample: FitAndSample
+
+    def __call__(self, train: pd.DataFrame, seed: int) -> AuditedFit:
+        return AuditedFit(self.fit_and_sample(train, seed))
+
+
 TaskMapper = Callable[[Callable[[A], T], Sequence[A], "Progress | None", str], MapOutcome[T]]
 """``map(fn, args, progress, label)``: ``[fn(a) for a in args]`` on the compute cluster (parallel.map_tasks)."""
 
@@ -61,7 +94,7 @@ class AuditSetup:
     held against (None for a non-DP baseline), which only sets what its detection floor reports."""
 
     population: pd.DataFrame
-    fit_and_sample: FitAndSample
+    fit_and_audit: FitAndAudit
     map_tasks: TaskMapper
     canaries: int
     runs: int

@@ -22,10 +22,13 @@ only that run sees, so the bound holds for the whole set of fits.
 
 What it cannot see (bench/README.md): a correct noise scale is the point of DP, so a mechanism whose noise is
 a third of its charge at a claimed epsilon 1 still moves one canary's cells by a fraction of that noise; at
-delta 1e-9 no black-box audit of this size tells it from a correct one.
+delta 1e-9 no black-box audit of this size tells it from a correct one. So the same fits also carry a white-box
+noise audit (privacy/noise_audit.py, check ``noise_epsilon``): the noise actually added to every answer, read
+at the door against the noise charged, pooled over the runs here (``noise_audit``).
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
@@ -33,8 +36,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import chi2
 
-from privsynth.attacks.base import AttackData, AuditSetup, FitAndSample
+from privsynth.attacks.base import AttackData, AuditedFit, AuditSetup, FitAndAudit
 from privsynth.attacks.one_run import detection_floor, epsilon_lower_bound
 from privsynth.data.domain import PublicDomain
 from privsynth.errors import DataError
@@ -89,17 +93,19 @@ class CanaryTask:
     run: int
     train: pd.DataFrame
     seed: int
-    fit_and_sample: FitAndSample
+    fit_and_audit: FitAndAudit
     domain: PublicDomain
     base: pd.DataFrame
     canaries: pd.DataFrame
     expected_rows: float
 
 
-def run_canary_task(task: CanaryTask) -> np.ndarray:
-    """Fit, sample, and score every canary of the run (on the worker: only 2 x m numbers travel back)."""
-    synthetic = task.fit_and_sample(task.train, task.seed)
-    return canary_scores(synthetic, task.base, task.canaries, task.domain, task.expected_rows)
+def run_canary_task(task: CanaryTask) -> tuple[np.ndarray, AuditedFit]:
+    """Fit, sample, and score every canary of the run (on the worker: 2 x m scores and the noise audit travel
+    back, the synthetic table does not)."""
+    fit = task.fit_and_audit(task.train, task.seed)
+    scores = canary_scores(fit.synthetic, task.base, task.canaries, task.domain, task.expected_rows)
+    return scores, dataclasses.replace(fit, synthetic=fit.synthetic.iloc[:0])
 
 
 def _pair_keys(codes: np.ndarray, j: int, k: int, size_k: int) -> np.ndarray:
@@ -203,10 +209,11 @@ def run_canary_audit(setup: AuditSetup, domain: PublicDomain, seed: int) -> dict
     membership, bases, tables = draw_audit_tables(setup.population, canaries, setup.base_rows, setup.runs, seed)
     expected = setup.base_rows + setup.canaries / 2
     tasks = [CanaryTask(run, table, int(np.random.SeedSequence([seed, 0xCA4, run]).generate_state(1)[0]),
-                        setup.fit_and_sample, domain, base, canaries, expected)
+                        setup.fit_and_audit, domain, base, canaries, expected)
              for run, (base, table) in enumerate(zip(bases, tables))]
     outcome = setup.map_tasks(run_canary_task, tasks, setup.progress, "audit-run")
-    scores, labels = np.concatenate(outcome.results, axis=1), membership.reshape(-1)
+    scores = np.concatenate([run_scores for run_scores, _ in outcome.results], axis=1)
+    labels = membership.reshape(-1)
     best = guess_and_bound(scores, labels, setup.delta, setup.alpha, seed)
     floor = detection_floor(len(labels), len(labels) // 2, setup.claimed_epsilon, setup.delta,
                             setup.alpha / len(PLANS))
@@ -218,18 +225,52 @@ def run_canary_audit(setup: AuditSetup, domain: PublicDomain, seed: int) -> dict
             "included": int(labels.sum()), "base_rows": setup.base_rows, "delta": setup.delta,
             "confidence": 1 - setup.alpha, "claimed_epsilon": setup.claimed_epsilon, **floor.as_details(),
             "retried_tasks": [vars(f) for f in outcome.failed_attempts], "workers": outcome.workers,
-            "cluster": outcome.where, "wall_seconds": round(time.perf_counter() - start, 2)}
+            "cluster": outcome.where, "wall_seconds": round(time.perf_counter() - start, 2),
+            "noise": noise_audit([fit for _, fit in outcome.results], setup.claimed_epsilon)}
+
+
+#: one-sided confidence of the noise ratio's upper bound: a correct implementation is called faulty at most
+#: this rarely per audit (re-running a DP-SGD accountant sits exactly at the claim when the ratio is 1)
+NOISE_CONFIDENCE = 0.999
+
+
+def noise_audit(fits: list[AuditedFit], claimed_epsilon: float | None) -> dict[str, object]:
+    """Pool the runs' noise audits: the ratio noise added / noise charged with its interval (chi-square with
+    one degree of freedom per value), and the smallest epsilon any run implies at the ratio's upper bound
+    (privacy/noise_audit.py says what that epsilon means per accounting)."""
+    squares = float(sum(f.noise_squares for f in fits))
+    values = int(sum(f.noise_values for f in fits))
+    if not values or any(f.implied_epsilon is None for f in fits):
+        return {"values": values, "epsilon": math.nan, "note": "no Gaussian noise was measured in the audit fits"}
+    low = math.sqrt(squares / chi2.ppf(NOISE_CONFIDENCE, values))
+    high = math.sqrt(squares / chi2.ppf(1 - NOISE_CONFIDENCE, values))
+    at_high = [f.implied_epsilon(high) for f in fits]  # type: ignore[misc]
+    at_low = [f.implied_epsilon(low) for f in fits]  # type: ignore[misc]
+    return {"values": values, "ratio": math.sqrt(squares / values), "ratio_interval": [low, high],
+            "confidence": NOISE_CONFIDENCE, "epsilon": min(at_high), "epsilon_at_ratio_low": min(at_low),
+            "per_run": at_high, "method": fits[0].implied_method, "claimed_epsilon": claimed_epsilon}
 
 
 CANARY_EPSILON = "canary_epsilon"
+NOISE_EPSILON = "noise_epsilon"
 
 
 def canary_audit(data: AttackData, synthetic: pd.DataFrame) -> list[AttackResult]:
     """``canary_epsilon``: the one-run audit's 95% lower bound (estimate and interval alike: it has no upper
-    end). Like the shadow attack it ignores the candidate table and fits the generator itself; nothing when
-    the threat model turned the audit off (the pipeline then passes no ``data.audit``)."""
+    end); ``noise_epsilon``: the epsilon the noise measured in the same fits implies at the ratio's upper bound
+    (likewise one-sided; the details hold the ratio's interval and the epsilon at its lower end). Like the shadow attack it ignores the candidate table and fits
+    the generator itself; nothing when the threat model turned the audit off (no ``data.audit``)."""
     if data.audit is None:
         return []
-    details = run_canary_audit(data.audit, data.domain, data.seed)
+    return audit_results(run_canary_audit(data.audit, data.domain, data.seed))
+
+
+def audit_results(details: dict[str, object]) -> list[AttackResult]:
+    """``run_canary_audit``'s details as the two checks' results."""
+    details = dict(details)
+    noise = details.pop("noise")
     bound, trials = float(details["epsilon"]), int(details["m"])  # type: ignore[arg-type, call-overload]
-    return [AttackResult(name=CANARY_EPSILON, estimate=bound, ci=(bound, bound), n=trials, details=details)]
+    implied = float(noise["epsilon"])  # type: ignore[index, arg-type]
+    return [AttackResult(name=CANARY_EPSILON, estimate=bound, ci=(bound, bound), n=trials, details=details),
+            AttackResult(name=NOISE_EPSILON, estimate=implied, ci=(implied, implied),
+                         n=int(noise["values"]), details=noise)]  # type: ignore[index, call-overload]

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from scipy.optimize import minimize_scalar
+from scipy.stats import norm
 
 
 def _log_delta(alpha: float, rho: float, eps: float) -> float:
@@ -126,3 +127,39 @@ def gaussian_entry(rho: float) -> HistoryEntry:
     if rho <= 0:
         raise ValueError("rho must be positive")
     return HistoryEntry(math.sqrt(1.0 / (2.0 * rho)), 1.0, 1)
+
+
+def gaussian_dp_delta(mu: float, epsilon: float) -> float:
+    """delta(epsilon) of mu-Gaussian DP (Dong, Roth & Su 2022, Cor. 2.13): the privacy profile of one Gaussian
+    mechanism with sensitivity over noise = mu, and of any composition of Gaussians with sum of mu_i^2 = mu^2.
+
+        delta = Phi(-epsilon/mu + mu/2) - e^epsilon Phi(-epsilon/mu - mu/2)
+
+    (the second term in log space, so that a large epsilon does not overflow)."""
+    if mu <= 0:
+        return 0.0
+    first = norm.cdf(-epsilon / mu + mu / 2)
+    second = math.exp(epsilon + norm.logcdf(-epsilon / mu - mu / 2))
+    return max(0.0, float(first - second))
+
+
+def gaussian_dp_epsilon(mu: float, delta: float) -> float:
+    """The smallest epsilon with mu-Gaussian DP implying (epsilon, delta)-DP (exact, by bisection on the
+    decreasing profile ``gaussian_dp_delta``)."""
+    if not 0 < delta < 1:
+        raise ValueError("need 0 < delta < 1")
+    if mu <= 0 or gaussian_dp_delta(mu, 0.0) <= delta:
+        return 0.0
+    hi = 1.0
+    while gaussian_dp_delta(mu, hi) > delta:
+        hi *= 2
+    lo = 0.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if mid in (lo, hi):
+            break
+        if gaussian_dp_delta(mu, mid) <= delta:
+            hi = mid
+        else:
+            lo = mid
+    return hi

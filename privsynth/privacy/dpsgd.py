@@ -127,6 +127,11 @@ class DPSGDSession:
     delta: float
     accountant: Accountant
     steps_taken: int = 0
+    #: audit fits only (privacy/noise_audit.py): the step hook measures the noise each step added, as the sum
+    #: of its squares in units of the clip norm over ``noise_values`` coordinates
+    measure_noise: bool = False
+    noise_squares: float = 0.0
+    noise_values: int = 0
 
     @property
     def planned_steps(self) -> int:
@@ -219,6 +224,20 @@ def attach_dpsgd(module: torch.nn.Module, optimizer: torch.optim.Optimizer, feat
             raise BudgetExceeded(f"DP-SGD: step {session.steps_taken + 1} was not paid for (the plan charged "
                                  f"{session.planned_steps}); the training loop must stop after its epochs")
         session.steps_taken += 1
+        if session.measure_noise:
+            _measure_noise(session, private_optimizer)
 
     private_optimizer.step_hook = count_step
     return session
+
+
+def _measure_noise(session: DPSGDSession, optimizer: DPOptimizerFastGradientClipping) -> None:
+    """The noise this step added, read back after Opacus's ``add_noise`` and ``scale_grad``: the gradient is
+    (clipped sum + noise) / (expected batch size x accumulated iterations), so the noise is the gradient times
+    that divisor minus the clipped sum Opacus kept in ``summed_grad``."""
+    divisor = optimizer.expected_batch_size * optimizer.accumulated_iterations
+    with torch.no_grad():
+        for p in optimizer.params:
+            noise = (p.grad.reshape(-1) * divisor - p.summed_grad.reshape(-1)) / session.max_grad_norm
+            session.noise_squares += float(torch.sum(noise.double() ** 2))
+            session.noise_values += noise.numel()

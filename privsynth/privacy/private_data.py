@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,7 @@ from privsynth.errors import PrivsynthError
 from privsynth.data.binning import quantile_candidates
 from privsynth.privacy.accounting import HistoryEntry, exponential_epsilon, exponential_rho, gaussian_rho
 from privsynth.privacy.dpsgd import DPSGDSession, attach_dpsgd, calibrate_noise, steps_per_epoch
+from privsynth.privacy.noise_audit import NoiseTap
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.noise import NoiseSource
 
@@ -67,14 +68,18 @@ class PrivateData:
         noise: NoiseSource,
         allow_non_dp: bool = False,
         rows_per_person: int = 1,
+        noise_tap: NoiseTap | None = None,
     ) -> None:
         """``noise``: the run's secret randomness (privacy/noise.py: the steward's key and a fresh nonce), the
         only source of every noise draw below; shadow fits, which simulate an attacker, pass a simulation.
         ``rows_per_person``: the contribution bound k the rows were cut to (1: row-level); every query's
-        sensitivity, and so its noise, is multiplied by it (see the module docstring)."""
+        sensitivity, and so its noise, is multiplied by it (see the module docstring).
+        ``noise_tap``: audit fits only (privacy/noise_audit.py): every Gaussian answer given out and every DP-SGD
+        phase started is measured against the noise charged for it."""
         if int(rows_per_person) != rows_per_person or rows_per_person < 1:
             raise ValueError("rows_per_person must be a positive integer")
         self.rows_per_person = int(rows_per_person)
+        self.noise_tap = noise_tap
         self._train = train
         codes, self._coders = domain.encode(train)
         self._codes = np.asfortranarray(codes)  # column after column: counting reads whole columns
@@ -169,7 +174,9 @@ class PrivateData:
         self.odometer.charge(f"{label}{list(columns)}", "gaussian", gaussian_rho(sigma), sigma=noise_scale,
                              sensitivity=self.rows_per_person, columns=list(columns))
         counts = self._true_counts(columns)
-        noisy = counts + self._rng.normal(0.0, noise_scale, size=counts.shape)
+        noisy = counts + self._gaussian(noise_scale, counts.shape)
+        if self.noise_tap is not None:
+            self.noise_tap.record(noisy, counts, noise_scale)
         return NoisyMarginal(columns, noisy, float(noise_scale))
 
     def select_by_error(
@@ -258,7 +265,10 @@ class PrivateData:
         noise_scale = self.rows_per_person * sigma
         self.odometer.charge(label, "gaussian", gaussian_rho(sigma), sigma=noise_scale,
                              sensitivity=self.rows_per_person)
-        return float(len(self._codes) + self._rng.normal(0.0, noise_scale))
+        noisy = float(len(self._codes) + self._gaussian(noise_scale))
+        if self.noise_tap is not None:
+            self.noise_tap.record(noisy, len(self._codes), noise_scale)
+        return noisy
 
     def dpsgd_training(
         self,
@@ -301,10 +311,14 @@ class PrivateData:
         codes = self._codes if numeric_bins is None else \
             np.stack([coders[n].encode(self._train[n]) for n in self.domain.names], axis=1)
         features = torch.from_numpy(layout.one_hot(codes))
-        return attach_dpsgd(module, optimizer, features, noise_multiplier=sigma, max_grad_norm=max_grad_norm,
-                            sample_rate=sample_rate, epochs=epochs, expected_batch_size=expected_batch_size,
-                            seed=int(self._rng.integers(2**62)), prior=prior, delta=self.odometer.delta,
-                            accountant=self.odometer.accountant)  # type: ignore[arg-type]
+        session = self._start_dpsgd(module, optimizer, features, noise_multiplier=sigma,
+                                    max_grad_norm=max_grad_norm, sample_rate=sample_rate, epochs=epochs,
+                                    expected_batch_size=expected_batch_size, seed=int(self._rng.integers(2**62)),
+                                    prior=prior, delta=self.odometer.delta,
+                                    accountant=self.odometer.accountant)  # type: ignore[arg-type]
+        if self.noise_tap is not None:
+            self.noise_tap.watch(session, sigma)
+        return session
 
     def fork_seed(self) -> int:
         """A seed for a generator's own data-independent randomness (weight initialisation, latent draws)."""
@@ -320,6 +334,15 @@ class PrivateData:
         return self._train.copy()
 
     # ------------------------------------------------------------------ internals
+    def _gaussian(self, scale: float, shape: tuple[int, ...] | None = None) -> np.ndarray | float:
+        """N(0, scale^2) draws from the run's secret noise: every Gaussian answer's noise comes from here."""
+        return self._rng.normal(0.0, scale, size=shape)
+
+    def _start_dpsgd(self, module: torch.nn.Module, optimizer: torch.optim.Optimizer, features: torch.Tensor,
+                     **session: Any) -> DPSGDSession:
+        """Opacus's wrapping of an already charged phase (privacy/dpsgd.py ``attach_dpsgd``)."""
+        return attach_dpsgd(module, optimizer, features, **session)
+
     def _require_bought(self, columns, label: str) -> None:
         pending = sorted(self._pending & set(columns))
         if pending:

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
 #: the epsilon audits: drawn on their own axis with the claim and what each audit could certify at best
-EPSILON_AUDITS = ("empirical_epsilon", "canary_epsilon")
+EPSILON_AUDITS = ("empirical_epsilon", "canary_epsilon", "noise_epsilon")
 PASS, FAIL, INFO, THRESHOLD, SYN, REAL = "#1a7f37", "#cf222e", "#57606a", "#cf222e", "#0969da", "#8c959f"
 
 

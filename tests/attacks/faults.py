@@ -3,8 +3,8 @@
 Each subclass charges the odometer exactly like the real generator (its guarantee claims the budget) and
 breaks the mechanism behind the door, the way shipped DP synthesizers broke (shared/DP_PITFALLS.md):
 
-* ``NoiseScaledMST``: Gaussian noise at ``noise_factor`` times the sigma it charged (0: noise off; 1/3: an
-  actual epsilon about three times the claim at a claimed epsilon 1);
+* ``NoiseScaledMST``: the door draws Gaussian noise at ``noise_factor`` times the sigma it charged (0: noise
+  off; 1/3: an actual epsilon about three times the claim at a claimed epsilon 1);
 * ``NoiseThirdTVAE``: dp-tvae whose DP-SGD runs at a third of the noise multiplier the accountant charged;
 * ``DataDomainMST``: MST whose output domain is read from the training rows (a value no training row holds
   is never sampled; SmartNoise categories, synthcity's ``nunique``).
@@ -18,20 +18,16 @@ from privsynth.generators.base import Progress, silent
 from privsynth.generators.dpsgd.tvae import DPTVAE
 from privsynth.generators.marginal.mst import MST
 from privsynth.privacy import private_data as door
-from privsynth.privacy.accounting import HistoryEntry
-from privsynth.privacy.dpsgd import DPSGDSession, calibrate_noise, steps_per_epoch
 
 
 class _ScaledNoise(door.PrivateData):
-    """Charges for sigma, adds ``noise_factor`` * sigma (the DataSynthesizer #34 family of faults)."""
+    """Charges for sigma, draws ``noise_factor`` * sigma (the DataSynthesizer #34 family of faults: a scale error
+    in the noise sampler itself)."""
 
     noise_factor = 1.0
 
-    def measure_marginal(self, columns, sigma, label="marginal"):  # type: ignore[no-untyped-def]
-        measured = super().measure_marginal(columns, sigma, label)
-        exact = self._true_counts(tuple(columns))
-        return door.NoisyMarginal(measured.columns, exact + self.noise_factor * (measured.counts - exact),
-                                  measured.sigma)
+    def _gaussian(self, scale, shape=None):  # type: ignore[no-untyped-def]
+        return self.noise_factor * super()._gaussian(scale, shape)
 
 
 class NoiseScaledMST(MST):
@@ -56,23 +52,9 @@ class NoiseThirdMST(NoiseScaledMST):
 class _ThirdMultiplier(door.PrivateData):
     """DP-SGD that charges the calibrated noise multiplier and trains with a third of it."""
 
-    def dpsgd_training(self, module, optimizer, *, sample_rate, epochs, max_grad_norm,  # type: ignore[no-untyped-def]
-                       expected_batch_size, numeric_bins=None, label="dpsgd") -> DPSGDSession:
-        steps = epochs * steps_per_epoch(sample_rate)
-        prior = self.odometer.history
-        sigma = calibrate_noise(prior, sample_rate, steps, self.odometer.epsilon_budget, self.odometer.delta,
-                                self.odometer.accountant)
-        self.odometer.charge_dpsgd(label, HistoryEntry(sigma, sample_rate, steps), noise_multiplier=sigma,
-                                   sample_rate=sample_rate, steps=steps, max_grad_norm=max_grad_norm)
-        layout, coders = self.one_hot_layout(numeric_bins)
-        codes = self._codes if numeric_bins is None else \
-            np.stack([coders[n].encode(self._train[n]) for n in self.domain.names], axis=1)
-        import torch
-        return door.attach_dpsgd(module, optimizer, torch.from_numpy(layout.one_hot(codes)),
-                                 noise_multiplier=sigma / 3.0, max_grad_norm=max_grad_norm, sample_rate=sample_rate,
-                                 epochs=epochs, expected_batch_size=expected_batch_size,
-                                 seed=int(self._rng.integers(2**62)), prior=prior, delta=self.odometer.delta,
-                                 accountant=self.odometer.accountant)
+    def _start_dpsgd(self, module, optimizer, features, **session):  # type: ignore[no-untyped-def]
+        session["noise_multiplier"] /= 3.0
+        return super()._start_dpsgd(module, optimizer, features, **session)
 
 
 class NoiseThirdTVAE(DPTVAE):
@@ -116,6 +98,14 @@ class WithFaults:
         self.factory = factory
 
     def __call__(self, train: pd.DataFrame, seed: int) -> pd.DataFrame:
+        self._register()
+        return self.factory(train, seed)
+
+    def audit(self, train: pd.DataFrame, seed: int):  # type: ignore[no-untyped-def]
+        self._register()
+        return self.factory.audit(train, seed)
+
+    @staticmethod
+    def _register() -> None:
         from privsynth.generators import registry
         registry.GENERATORS.update(FAULTS)
-        return self.factory(train, seed)

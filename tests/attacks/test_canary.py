@@ -1,9 +1,10 @@
-"""The one-run canary audit on real generators: controls, planted faults it must block, correct generators it
-must pass, and the release gate that blocks a faulty DP release with the audit's numbers in its review.
+"""The one-run canary audit and the noise audit of its fits on real generators: controls, planted faults they
+must block, correct generators they must pass, and the release gate that blocks a faulty DP release with the
+audit's numbers in its review.
 
-Sizes: the defaults of attacks.audit (100 canaries a run, 500 holdout rows, 6 runs) on the bundled Adult rows;
-an MST audit takes about 15 s on one core. Faults that a black-box audit cannot see at this size are below,
-marked slow, with the reason."""
+Sizes: the defaults of attacks.audit (100 canaries a run, 500 holdout rows) on the bundled Adult rows, with
+fewer runs where the noise audit is what must see the fault (it reads thousands of noisy cells per fit); an MST
+audit run takes a few seconds on one core."""
 from __future__ import annotations
 
 import json
@@ -12,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from privsynth.attacks.base import AuditSetup
-from privsynth.attacks.canary import design_canaries, run_canary_audit
+from privsynth.attacks.base import AuditedFit, AuditSetup
+from privsynth.attacks.canary import audit_results, design_canaries, run_canary_audit
 from privsynth.attacks.membership.shadow import copy_training_rows
 from privsynth.checks import CATALOGUE
 from privsynth.generators import registry
@@ -39,7 +40,9 @@ def faults(monkeypatch):
 
 
 def _audit(fit_and_sample, population, domain, runs: int = 6, canaries: int = 100) -> dict:
-    setup = AuditSetup(population, fit_and_sample, task_mapper(None), canaries, runs, 500, DELTA, CLAIM)
+    fit_and_audit = fit_and_sample.audit if isinstance(fit_and_sample, ShadowGenerator) else \
+        AuditedFit.table_only(fit_and_sample)
+    setup = AuditSetup(population, fit_and_audit, task_mapper(None), canaries, runs, 500, DELTA, CLAIM)
     return run_canary_audit(setup, domain, seed=0)
 
 
@@ -47,11 +50,11 @@ def _generator(kind: str, domain, params=None) -> ShadowGenerator:
     return ShadowGenerator(kind, params or {}, CLAIM, DELTA, False, domain, 22_000)
 
 
-def _judge(details: dict) -> tuple[bool, str]:
-    result = AttackResult("canary_epsilon", details["epsilon"], (details["epsilon"],) * 2, details["m"],
-                          details=details)
-    _, _, decision = decide([Declared("canary_epsilon", CATALOGUE["canary_epsilon"], None)], [result], [], CLAIM)
-    return decision.released, " ".join(f.reason for f in decision.failures)
+def _judge(details: dict) -> tuple[bool, dict[str, str]]:
+    """The gate's verdict on both audit checks, and the reason of each one that failed."""
+    checks = [Declared(name, CATALOGUE[name], None) for name in ("canary_epsilon", "noise_epsilon")]
+    _, _, decision = decide(checks, audit_results(details), [], CLAIM)
+    return decision.released, {f.check: f.reason for f in decision.failures}
 
 
 def test_canaries_come_from_the_public_domain_alone(adult_domain):
@@ -78,21 +81,38 @@ def test_a_generator_blind_to_its_input_proves_nothing(population, adult_domain)
     assert _audit(ignore_input, population, adult_domain, runs=2)["epsilon"] == 0.0
 
 
-@pytest.mark.parametrize("kind, why", [("mst-noise-off", "exact marginals behind a charged budget"),
-                                       ("mst-data-domain", "an output domain read from the training rows")])
-def test_a_planted_fault_is_blocked(kind, why, faults, population, adult_domain):
-    details = _audit(_generator(kind, adult_domain), population, adult_domain)
-    released, reason = _judge(details)
-    assert details["epsilon"] > CLAIM and not released, (why, details)
-    assert "implementation fault" in reason
+@pytest.mark.parametrize("kind, params, runs, caught_by, why", [
+    ("mst-noise-off", {}, 2, "noise_epsilon", "exact marginals behind a charged budget"),
+    ("mst-noise-third", {}, 2, "noise_epsilon", "a third of the charged noise: an actual epsilon about 3 x the claim"),
+    ("tvae-noise-third", {"epochs": 2}, 1, "noise_epsilon", "DP-SGD at a third of the charged noise multiplier"),
+    ("mst-data-domain", {}, 6, "canary_epsilon", "an output domain read from the training rows")])
+def test_a_planted_fault_is_blocked(kind, params, runs, caught_by, why, faults, population, adult_domain):
+    details = _audit(_generator(kind, adult_domain, params), population, adult_domain, runs=runs)
+    released, reasons = _judge(details)
+    assert not released and caught_by in reasons, (why, reasons, details)
+    assert "implementation fault" in reasons[caught_by]
 
 
-@pytest.mark.parametrize("kind, params, runs", [("mst", {}, 6), ("aim", {}, 2),
-                                                ("dp-tvae", {"epochs": 3}, 1)])
+def test_the_noise_audit_reads_the_noise_a_fault_removed(faults, population, adult_domain):
+    """The measured ratio is what was planted: a third of the charged noise reads as about 1/3, and the epsilon
+    it implies is about three times the claim (Gaussian DP scales with 1 / noise)."""
+    details = _audit(_generator("mst-noise-third", adult_domain), population, adult_domain, runs=1)
+    noise = details["noise"]
+    low, high = noise["ratio_interval"]
+    assert low <= 1 / 3 <= high and high - low < 0.05, noise
+    assert 2.2 * CLAIM < noise["epsilon"] < 3.2 * CLAIM, noise
+
+
+@pytest.mark.parametrize("kind, params, runs", [("mst", {}, 4), ("aim", {}, 2),
+                                                ("dp-tvae", {"epochs": 2}, 1)])
 def test_a_correct_generator_passes(kind, params, runs, population, adult_domain):
     details = _audit(_generator(kind, adult_domain, params), population, adult_domain, runs=runs)
-    released, reason = _judge(details)
-    assert details["epsilon"] <= CLAIM and released, reason
+    released, reasons = _judge(details)
+    assert details["epsilon"] <= CLAIM and released, reasons
+    noise = details["noise"]
+    low, high = noise["ratio_interval"]
+    assert low <= 1.0 <= high, noise  # the noise added is the noise charged
+    assert 0 < noise["epsilon"] <= CLAIM, noise
 
 
 def test_the_gate_blocks_a_faulty_release_with_the_shadow_attack_off(write_threat_model, monkeypatch):
@@ -117,3 +137,6 @@ def test_the_gate_blocks_a_faulty_release_with_the_shadow_attack_off(write_threa
     assert details["smoke_test"] is False  # 300 canaries could certify more than 3 times the claim
     html = (result.review_dir / "report.html").read_text()
     assert "Epsilon audits" in html and "canary_epsilon (100 canaries x 3 runs" in html
+    noise = next(a for a in result.attacks if a.name == "noise_epsilon")  # the noise audit of the same fits
+    assert noise.passed is False and noise.estimate > 100 and noise.details["ratio_interval"][1] < 0.01
+    assert "noise_epsilon (the noise of the same fits" in html

@@ -53,3 +53,17 @@ def test_mechanism_costs_are_the_textbook_formulas():
     assert exponential_epsilon(exponential_rho(0.3)) == pytest.approx(0.3)
     with pytest.raises(ValueError):
         gaussian_rho(0)
+
+
+def test_gaussian_dp_profile_matches_its_closed_form_and_sits_below_the_zcdp_conversion():
+    from scipy.stats import norm
+
+    from privsynth.privacy.accounting import gaussian_dp_delta, gaussian_dp_epsilon
+
+    assert gaussian_dp_delta(1.0, 0.0) == pytest.approx(2 * norm.cdf(0.5) - 1)  # total variation of N(0,1), N(1,1)
+    for mu, delta in [(0.2, 1e-9), (0.64, 1e-9), (1.0, 1e-5), (3.0, 1e-6)]:
+        epsilon = gaussian_dp_epsilon(mu, delta)
+        assert gaussian_dp_delta(mu, epsilon) == pytest.approx(delta, rel=1e-6)
+        # mu-GDP is exactly the Gaussian mechanism; rho = mu^2 / 2 zCDP converted by CKS is a valid but looser bound
+        assert epsilon < zcdp_epsilon(mu**2 / 2, delta)
+    assert gaussian_dp_epsilon(0.01, 0.5) == 0.0  # delta at epsilon 0 is already below 0.5
