@@ -14,7 +14,7 @@ diabetes rows resampled to 1,000,000 with a fixed seed, written to a temporary P
   aim_small    one AIM fit on the shadow attack's train_size rows (1,000) drawn from the holdout with a fixed seed,
                through PrivateData as the pipeline's ShadowGenerator builds it (simulation noise, seed 0):
                ``rounds``, the workload AIM scored (``workload``) and the mean 2-way TVD of 5 x train_size sampled
-               rows against those rows (``tvd2``), to compare AIM's settings on a wide table
+               rows against those rows (``tvd2``), to compare AIM's settings on a wide table (``--aim-params``)
   shadow_fit   one shadow run at the threat model's train_size (fit on holdout rows + sample 5 x train_size):
                the first in a fresh process (``cold``: imports and compilation) and the mean of the next two
                (``warm``, as a dask worker runs its second and later fits)
@@ -56,6 +56,8 @@ THREAT_MODELS = {"adult": ROOT / "threat_models" / "adult.yaml",
 TABLES = (*THREAT_MODELS, "diabetes_1m")
 STEPS = ("aim", "mst", "aim_small", "shadow_fit", "anonymeter", "membership", "utility", "run")
 RESAMPLE_ROWS, RESAMPLE_SEED = 1_000_000, 17
+#: JSON of AIM parameters that ``aim_small`` sets over the threat model's (``--aim-params``)
+AIM_PARAMS_ENV = "PRIVSYNTH_BENCH_AIM_PARAMS"
 
 
 # ---------------------------------------------------------------------------------------------- child side
@@ -147,7 +149,11 @@ def _aim_small(table: str, workdir: Path) -> dict[str, Any]:
     model, spec = loaded.model, loaded.model.attacks.shadow
     picked = np.random.default_rng([RESAMPLE_SEED, 0xA1]).choice(len(inputs.holdout), spec.train_size, replace=False)
     rows = inputs.holdout.iloc[np.sort(picked)].reset_index(drop=True)
-    generator = make_generator("aim", model.generator.params if model.generator.kind == "aim" else None)
+    params = model.generator.params if model.generator.kind == "aim" else None
+    overrides = json.loads(os.environ.get(AIM_PARAMS_ENV, "{}"))
+    if overrides:
+        params = {**(params.model_dump() if params is not None else {}), **overrides}
+    generator = make_generator("aim", params)
     private = PrivateData(rows, inputs.domain, odometer_for(generator, model.privacy.epsilon, model.privacy.delta),
                           NoiseSource.simulation(0))
     start = time.perf_counter()
@@ -156,7 +162,8 @@ def _aim_small(table: str, workdir: Path) -> dict[str, Any]:
     synthetic = inputs.domain.cast(generator.sample(5 * spec.train_size, seed=0))
     details = generator.guarantee_.details
     return {"seconds": seconds, "rows": len(rows), "rounds": details.get("rounds"),
-            "workload": details.get("workload", "all"), "tvd2": mean_tvd(rows, synthetic, inputs.domain, 2),
+            "workload": f"{details['workload_marginals']} of {details['workload_of']}" if "workload_of" in details
+            else "all", "tvd2": mean_tvd(rows, synthetic, inputs.domain, 2),
             "epsilon_spent": generator.guarantee_.epsilon}
 
 
@@ -385,11 +392,16 @@ def main() -> None:
     ap.add_argument("--steps", default=",".join(STEPS))
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per step before it is stopped")
     ap.add_argument("--max-mb", type=float, default=16000.0, help="stop a step whose processes hold more")
+    ap.add_argument("--aim-params", default=None, help='aim_small only: JSON of AIM parameters over the threat '
+                    'model\'s, e.g. \'{"workload_size": null}\' for the whole workload')
     ap.add_argument("--json", default=None, help="also write every row to this JSON file")
     ap.add_argument("--verbose", action="store_true", help="show each step's progress lines")
     ap.add_argument("--one", nargs=2, metavar=("TABLE", "STEP"), help=argparse.SUPPRESS)
     ap.add_argument("--workdir", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.aim_params is not None:
+        json.loads(args.aim_params)  # fail here, not in every child
+        os.environ[AIM_PARAMS_ENV] = args.aim_params
     if args.one:
         print(json.dumps(child(*args.one, Path(args.workdir)), default=float))
         return

@@ -24,7 +24,7 @@ class MSTParams(_Params):
 class AIMParams(_Params):
     degree: int = Field(default=3, ge=1, le=5, description="Size of the workload's marginals (3: all 3-way).")
     workload_size: int | None = Field(default=1000, ge=1, description="Most marginals of `degree` columns in the "
-                                      "workload: a table with more (diabetes' 50 columns have 19,600 3-way ones) gets "
+                                      "workload: a table with more (diabetes' 48 have 17,296 3-way ones) gets "
                                       "that many drawn uniformly from public facts only (column names, degree, size, "
                                       "target; never the rows), keeping every marginal with data.target when they fit; "
                                       "their subsets are the candidates. Adult (455) and bank marketing (680) keep "

@@ -16,7 +16,7 @@ last ``max_rounds`` rounds after the 1-way measurements:
    to the declared rho (the odometer checks it; a test asserts it).
 
 The workload: all marginals of ``degree`` columns, unless the table has more than ``workload_size`` of them
-(diabetes' 50 columns have 19,600 3-way ones, and estimating them all from the model every round was most of a
+(diabetes' 48 columns have 17,296 3-way ones, and estimating them all from the model every round was most of a
 wide fit's time). Then ``public_workload`` draws that many uniformly, from a generator seeded by a hash of public
 facts only (the sorted column names, the degree, the size and the target), never from the rows, the noise or
 the row count: the workload is the same for every neighbouring table, so choosing it costs no budget.
@@ -157,7 +157,7 @@ def public_workload(names: Sequence[str], degree: int, size: int | None, target:
 
     The target: when every marginal with ``target`` fits in ``size`` they are all kept and the rest is drawn
     from the others, because the downstream model (TSTR) needs the target's relations; when they do not fit
-    (diabetes' readmitted is in 1,176 of its 3-way marginals, more than the default 1,000), the draw is uniform
+    (diabetes' readmitted is in 1,081 of its 3-way marginals, more than the default 1,000), the draw is uniform
     over all marginals, the target treated as any column: raise ``workload_size`` to keep them all.
     A whole workload is today's, in today's order, so a table that fits (Adult, bank marketing) is unchanged."""
     degree = min(degree, len(names))
