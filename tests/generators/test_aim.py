@@ -1,8 +1,12 @@
 """AIM: the budget is split and accounted exactly, the output depends on the private rows only through the
-noisy answers, compression is decided from noisy counts, and a seed fixes the table."""
+noisy answers, compression is decided from noisy counts, a seed fixes the table, and a wide table's workload
+is drawn from its public columns alone."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from privsynth.data.domain import PublicDomain
@@ -169,10 +173,8 @@ def wide_domain() -> PublicDomain:
     return PublicDomain(columns, target=f"c{WIDE - 1:02d}")
 
 
-def _wide_rows(domain: PublicDomain, n: int, seed: int):
+def _wide_rows(domain: PublicDomain, n: int, seed: int) -> pd.DataFrame:
     """Rows in ``domain`` with a little structure (each column copies its left neighbour a third of the time)."""
-    import pandas as pd
-
     rng = np.random.default_rng(seed)
     sizes = [len(domain.columns[c].values) for c in domain.names]
     codes = np.empty((n, len(sizes)), dtype=int)
@@ -183,7 +185,7 @@ def _wide_rows(domain: PublicDomain, n: int, seed: int):
     return domain.cast(pd.DataFrame({c: [f"v{k}" for k in codes[:, j]] for j, c in enumerate(domain.names)}))
 
 
-def _first_pool(rows, domain: PublicDomain) -> tuple:
+def _first_pool(rows: pd.DataFrame, domain: PublicDomain) -> tuple:
     """The candidates AIM's first selection scores (no compression, so the pool is a function of public
     sizes only), from a one-round fit on ``rows``."""
     private = Recording(rows, domain, Odometer.for_epsilon(1.0, 1e-9), NoiseSource.simulation(0))
@@ -218,6 +220,8 @@ def test_sampled_workload_has_the_declared_size_and_covers_every_column(wide_dom
     # 2,000 target marginals do not fit in 1,000: a uniform draw over all, the target like any column
     many = public_workload([f"x{i}" for i in range(64)] + ["y"], 3, 1000, "y")
     assert not many.target_kept and len(many.marginals) == 1000 and sum("y" in m for m in many.marginals) < 150
+    # null: always the whole workload
+    assert public_workload(names, 3, None, target).marginals == tuple(itertools.combinations(names, 3))
 
 
 def test_adults_default_workload_is_the_whole_one(adult_domain):
