@@ -138,7 +138,7 @@ class Workload:
             note = f"all {self.total:,} {self.degree}-way marginals"
         else:
             kept = (f"; every marginal with the target {self.target!r} kept" if self.target_kept else
-                    f"; the target's marginals did not all fit, so the target was drawn like any column"
+                    "; the target's marginals did not all fit, so the target was drawn like any column"
                     if self.target else "")
             note = (f"{len(self.marginals):,} of {self.total:,} {self.degree}-way marginals, drawn uniformly by a "
                     "generator seeded from public facts only (the sorted column names, the degree, workload_size, "
