@@ -11,6 +11,10 @@ diabetes rows resampled to 1,000,000 with a fixed seed, written to a temporary P
 
   aim, mst     generator fit at the table's epsilon on the pipeline's training split (``rounds`` and, for AIM,
                ``jax``: seconds jax spent tracing, lowering and compiling, from its own monitoring events)
+  aim_small    one AIM fit on the shadow attack's train_size rows (1,000) drawn from the holdout with a fixed seed,
+               through PrivateData as the pipeline's ShadowGenerator builds it (simulation noise, seed 0):
+               ``rounds``, the workload AIM scored (``workload``) and the mean 2-way TVD of 5 x train_size sampled
+               rows against those rows (``tvd2``), to compare AIM's settings on a wide table (``--aim-params``)
   shadow_fit   one shadow run at the threat model's train_size (fit on holdout rows + sample 5 x train_size):
                the first in a fresh process (``cold``: imports and compilation) and the mean of the next two
                (``warm``, as a dask worker runs its second and later fits)
@@ -50,8 +54,10 @@ THREAT_MODELS = {"adult": ROOT / "threat_models" / "adult.yaml",
                  "bank_marketing": ROOT / "threat_models" / "bank_marketing.yaml",
                  "diabetes": ROOT / "bench" / "threat_models" / "diabetes_rows.yaml"}
 TABLES = (*THREAT_MODELS, "diabetes_1m")
-STEPS = ("aim", "mst", "shadow_fit", "anonymeter", "membership", "utility", "run")
+STEPS = ("aim", "mst", "aim_small", "shadow_fit", "anonymeter", "membership", "utility", "run")
 RESAMPLE_ROWS, RESAMPLE_SEED = 1_000_000, 17
+#: JSON of AIM parameters that ``aim_small`` sets over the threat model's (``--aim-params``)
+AIM_PARAMS_ENV = "PRIVSYNTH_BENCH_AIM_PARAMS"
 
 
 # ---------------------------------------------------------------------------------------------- child side
@@ -128,6 +134,37 @@ def _shadow_fit(table: str, workdir: Path) -> dict[str, Any]:
         times.append(time.perf_counter() - start)
         print(f"  shadow fit {run}: {times[-1]:.1f} s", file=sys.stderr, flush=True)
     return {"seconds": times[0], "cold": times[0], "warm": float(np.mean(times[1:])), "train_size": spec.train_size}
+
+
+def _aim_small(table: str, workdir: Path) -> dict[str, Any]:
+    import numpy as np
+
+    from privsynth.evaluation.marginals import mean_tvd
+    from privsynth.generators.registry import make_generator
+    from privsynth.pipeline import odometer_for
+    from privsynth.privacy.noise import NoiseSource
+    from privsynth.privacy.private_data import PrivateData
+
+    loaded, inputs = _inputs(table, workdir)
+    model, spec = loaded.model, loaded.model.attacks.shadow
+    picked = np.random.default_rng([RESAMPLE_SEED, 0xA1]).choice(len(inputs.holdout), spec.train_size, replace=False)
+    rows = inputs.holdout.iloc[np.sort(picked)].reset_index(drop=True)
+    params = model.generator.params if model.generator.kind == "aim" else None
+    overrides = json.loads(os.environ.get(AIM_PARAMS_ENV, "{}"))
+    if overrides:
+        params = {**(params.model_dump() if params is not None else {}), **overrides}
+    generator = make_generator("aim", params)
+    private = PrivateData(rows, inputs.domain, odometer_for(generator, model.privacy.epsilon, model.privacy.delta),
+                          NoiseSource.simulation(0))
+    start = time.perf_counter()
+    generator.fit(private, progress=lambda line: print(f"  aim: {line}", file=sys.stderr, flush=True))
+    seconds = time.perf_counter() - start
+    synthetic = inputs.domain.cast(generator.sample(5 * spec.train_size, seed=0))
+    details = generator.guarantee_.details
+    return {"seconds": seconds, "rows": len(rows), "rounds": details.get("rounds"),
+            "workload": f"{details['workload_marginals']} of {details['workload_of']}" if "workload_of" in details
+            else "all", "tvd2": mean_tvd(rows, synthetic, inputs.domain, 2),
+            "epsilon_spent": generator.guarantee_.epsilon}
 
 
 def _stand_in_candidate(inputs: Any, seed: int = 0) -> Any:
@@ -208,6 +245,8 @@ def _utility(table: str, workdir: Path) -> dict[str, Any]:
 def child(table: str, step: str, workdir: Path) -> dict[str, Any]:
     if step in ("aim", "mst"):
         return _fit(step, table, workdir)
+    if step == "aim_small":
+        return _aim_small(table, workdir)
     if step == "shadow_fit":
         return _shadow_fit(table, workdir)
     if step in ("anonymeter", "membership"):
@@ -314,6 +353,9 @@ def note(step: str, child_out: dict[str, Any] | None) -> str:
         return ""
     if step == "aim":
         return f"{child_out['rounds']} rounds; jax trace+compile {child_out['jax_s']} s ({child_out['jax_share']:.0%})"
+    if step == "aim_small":
+        return (f"{child_out['rows']} rows, {child_out['rounds']} rounds, 2-way TVD {child_out['tvd2']:.3f}; "
+                f"workload {child_out['workload']}")
     if step == "mst":
         return f"jax trace+compile {child_out['jax_s']} s ({child_out['jax_share']:.0%})"
     if step == "shadow_fit":
@@ -350,11 +392,16 @@ def main() -> None:
     ap.add_argument("--steps", default=",".join(STEPS))
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per step before it is stopped")
     ap.add_argument("--max-mb", type=float, default=16000.0, help="stop a step whose processes hold more")
+    ap.add_argument("--aim-params", default=None, help='aim_small only: JSON of AIM parameters over the threat '
+                    'model\'s, e.g. \'{"workload_size": null}\' for the whole workload')
     ap.add_argument("--json", default=None, help="also write every row to this JSON file")
     ap.add_argument("--verbose", action="store_true", help="show each step's progress lines")
     ap.add_argument("--one", nargs=2, metavar=("TABLE", "STEP"), help=argparse.SUPPRESS)
     ap.add_argument("--workdir", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.aim_params is not None:
+        json.loads(args.aim_params)  # fail here, not in every child
+        os.environ[AIM_PARAMS_ENV] = args.aim_params
     if args.one:
         print(json.dumps(child(*args.one, Path(args.workdir)), default=float))
         return

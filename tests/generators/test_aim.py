@@ -1,16 +1,22 @@
 """AIM: the budget is split and accounted exactly, the output depends on the private rows only through the
-noisy answers, compression is decided from noisy counts, and a seed fixes the table."""
+noisy answers, compression is decided from noisy counts, a seed fixes the table, and a wide table's workload
+is drawn from its public columns alone."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from privsynth.data.domain import PublicDomain
 from privsynth.errors import PrivsynthError
-from privsynth.generators.marginal.aim import AIM, _compress, workload_candidates
+from privsynth.generator_config import AIMParams
+from privsynth.generators.marginal.aim import AIM, _compress, public_workload, workload_candidates
 from privsynth.privacy.noise import NoiseSource
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import NoisyMarginal, PrivateData
+from privsynth.threat_model import CategoricalColumn
 
 COLUMNS = ["age", "education", "marital_status", "sex", "hours_per_week", "capital_gain", "income"]
 FAST = {"round_iters": 30, "final_iters": 100, "max_rounds": 12}
@@ -154,3 +160,88 @@ def test_time_budget_ends_the_rounds_and_still_spends_the_whole_budget(rows, dom
     assert "max_seconds" not in untimed.guarantee_.details and len(untimed.rounds_) > 1
     with pytest.raises(PrivsynthError, match="max_seconds.*greater than 0"):
         AIM(max_seconds=0)
+
+
+WIDE = 40  # columns: 9,880 3-way marginals, ten times the default workload_size
+
+
+@pytest.fixture(scope="module")
+def wide_domain() -> PublicDomain:
+    """A public domain of 40 categorical columns (2 to 5 values each), the last one the target."""
+    columns = {f"c{i:02d}": CategoricalColumn(type="categorical", values=[f"v{j}" for j in range(2 + i % 4)])
+               for i in range(WIDE)}
+    return PublicDomain(columns, target=f"c{WIDE - 1:02d}")
+
+
+def _wide_rows(domain: PublicDomain, n: int, seed: int) -> pd.DataFrame:
+    """Rows in ``domain`` with a little structure (each column copies its left neighbour a third of the time)."""
+    rng = np.random.default_rng(seed)
+    sizes = [len(domain.columns[c].values) for c in domain.names]
+    codes = np.empty((n, len(sizes)), dtype=int)
+    codes[:, 0] = rng.integers(0, sizes[0], n)
+    for j in range(1, len(sizes)):
+        copy = rng.random(n) < 1 / 3
+        codes[:, j] = np.where(copy, codes[:, j - 1] % sizes[j], rng.integers(0, sizes[j], n))
+    return domain.cast(pd.DataFrame({c: [f"v{k}" for k in codes[:, j]] for j, c in enumerate(domain.names)}))
+
+
+def _first_pool(rows: pd.DataFrame, domain: PublicDomain) -> tuple:
+    """The candidates AIM's first selection scores (no compression, so the pool is a function of public
+    sizes only), from a one-round fit on ``rows``."""
+    private = Recording(rows, domain, Odometer.for_epsilon(1.0, 1e-9), NoiseSource.simulation(0))
+    private.tape = []
+    AIM(max_rounds=1, round_iters=5, final_iters=5, compress=False).fit(private)
+    return next(candidates for kind, candidates, _ in private.tape if kind == "select")
+
+
+def test_sampled_workload_is_a_function_of_the_public_columns_only(wide_domain):
+    """Two different tables with the same public domain are offered the same candidates; so is a table with
+    the columns in another order, since the draw is seeded from the SORTED names."""
+    first = _first_pool(_wide_rows(wide_domain, 300, seed=1), wide_domain)
+    other = _first_pool(_wide_rows(wide_domain, 500, seed=2), wide_domain)
+    assert first == other
+    names = wide_domain.names
+    workload = public_workload(names, 3, 1000, wide_domain.target)
+    assert set(workload.marginals) <= set(first)  # the pool: the workload and its subsets
+    reordered = public_workload(names[::-1], 3, 1000, wide_domain.target)
+    assert set(map(frozenset, reordered.marginals)) == set(map(frozenset, workload.marginals))
+    assert public_workload(names, 3, 999, wide_domain.target).marginals != workload.marginals  # size is a fact
+
+
+def test_sampled_workload_has_the_declared_size_and_covers_every_column(wide_domain):
+    names, target = wide_domain.names, wide_domain.target
+    workload = public_workload(names, 3, AIMParams().workload_size, target)
+    assert workload.sampled and workload.total == 9880
+    assert len(workload.marginals) == len(set(map(frozenset, workload.marginals))) == 1000
+    assert all(len(m) == 3 and list(m) == sorted(m, key=names.index) for m in workload.marginals)
+    assert {c for m in workload.marginals for c in m} == set(names)
+    # the target's 741 marginals fit in 1,000: all kept, the other 259 drawn from the rest
+    assert workload.target_kept and sum(target in m for m in workload.marginals) == 741
+    # 2,000 target marginals do not fit in 1,000: a uniform draw over all, the target like any column
+    many = public_workload([f"x{i}" for i in range(64)] + ["y"], 3, 1000, "y")
+    assert not many.target_kept and len(many.marginals) == 1000 and sum("y" in m for m in many.marginals) < 150
+    # null: always the whole workload
+    assert public_workload(names, 3, None, target).marginals == tuple(itertools.combinations(names, 3))
+
+
+def test_adults_default_workload_is_the_whole_one(adult_domain):
+    """Adult's 15 columns have 455 3-way marginals, under the default size: the workload (and so the fit) is
+    exactly the unsampled one."""
+    names = adult_domain.names
+    workload = public_workload(names, 3, AIMParams().workload_size, adult_domain.target)
+    assert not workload.sampled and len(workload.marginals) == 455
+    assert [c.columns for c in workload_candidates(names, 3, "income", 1.0, workload.marginals)] == \
+        [c.columns for c in workload_candidates(names, 3, "income", 1.0)]
+    assert workload.details()["workload"] == "all 455 3-way marginals"
+
+
+def test_wide_table_fits_on_the_sampled_workload_and_charges_the_declared_rho(wide_domain):
+    private = PrivateData(_wide_rows(wide_domain, 1000, seed=3), wide_domain, Odometer.for_epsilon(1.0, 1e-9),
+                          NoiseSource.simulation(0))
+    model = AIM(max_rounds=6, round_iters=20, final_iters=50).fit(private)
+    assert sum(c.rho for c in private.odometer.charges) == pytest.approx(private.odometer.total_rho, rel=1e-12)
+    assert model.guarantee_.details["rho"] <= private.odometer.total_rho * (1 + 1e-9)
+    details = model.guarantee_.details
+    assert details["workload_marginals"] == 1000 and details["workload_of"] == 9880 and details["workload_sampled"]
+    assert "1,000 of 9,880 3-way marginals" in details["workload"] and "public facts only" in details["workload"]
+    assert 1 <= len(model.rounds_) <= 6 and list(model.sample(200, seed=0).columns) == wide_domain.names

@@ -15,6 +15,12 @@ last ``max_rounds`` rounds after the 1-way measurements:
 4. The round that would leave less than two rounds' budget spends exactly what is left, so the charges sum
    to the declared rho (the odometer checks it; a test asserts it).
 
+The workload: all marginals of ``degree`` columns, unless the table has more than ``workload_size`` of them
+(diabetes' 48 columns have 17,296 3-way ones, and estimating them all from the model every round was most of a
+wide fit's time). Then ``public_workload`` draws that many uniformly, from a generator seeded by a hash of public
+facts only (the sorted column names, the degree, the size and the target), never from the rows, the noise or
+the row count: the workload is the same for every neighbouring table, so choosing it costs no budget.
+
 Only step 2's score touches private rows, through ``PrivateData.select_by_error``; everything the model
 learns comes from the noisy measurements, so fitting and sampling are post-processing.
 
@@ -26,7 +32,9 @@ proportion to their (clipped) noisy counts.
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -109,12 +117,100 @@ class Candidate:
     weight: float
 
 
-def workload_candidates(names: Sequence[str], degree: int, target: str | None, target_weight: float) -> list[Candidate]:
-    """All marginals of ``degree`` columns (the workload) and their non-empty subsets, weighted as in AIM:
-    w_r = sum over workload marginals W of weight(W) * |r & W|. Marginals with the target column get
-    ``target_weight`` in the workload, so a steward can favour the relations the downstream model needs."""
+@dataclass(frozen=True)
+class Workload:
+    """The marginals AIM is asked to answer well: ``marginals`` of ``degree`` columns, out of the ``total`` the
+    table has. ``target_kept``: every marginal with the target is in (always true of a whole workload)."""
+
+    marginals: tuple[Clique, ...]
+    degree: int
+    total: int
+    target: str | None
+    target_kept: bool
+
+    @property
+    def sampled(self) -> bool:
+        return len(self.marginals) < self.total
+
+    def details(self) -> dict[str, object]:
+        """What the guarantee's public details say about the workload."""
+        if not self.sampled:
+            note = f"all {self.total:,} {self.degree}-way marginals"
+        else:
+            kept = (f"; every marginal with the target {self.target!r} kept" if self.target_kept else
+                    "; the target's marginals did not all fit, so the target was drawn like any column"
+                    if self.target else "")
+            note = (f"{len(self.marginals):,} of {self.total:,} {self.degree}-way marginals, drawn uniformly by a "
+                    "generator seeded from public facts only (the sorted column names, the degree, workload_size, "
+                    f"the target){kept}; no private row, noise or row count was used")
+        return {"workload": note, "workload_marginals": len(self.marginals), "workload_of": self.total,
+                "workload_degree": self.degree, "workload_sampled": self.sampled}
+
+
+def public_workload(names: Sequence[str], degree: int, size: int | None, target: str | None) -> Workload:
+    """All marginals of ``degree`` of ``names``, or, when there are more than ``size``, ``size`` of them drawn
+    uniformly without replacement.
+
+    Privacy: the draw is a function of public facts only. Its generator is seeded from a SHA-256 of the sorted
+    column names, the degree, the size and the target (hashlib, not Python's per-process salted ``hash``), so
+    two tables with the same columns get the same workload whatever their rows, and so does every run.
+
+    The target: when every marginal with ``target`` fits in ``size`` they are all kept and the rest is drawn
+    from the others, because the downstream model (TSTR) needs the target's relations; when they do not fit
+    (diabetes' readmitted is in 1,081 of its 3-way marginals, more than the default 1,000), the draw is uniform
+    over all marginals, the target treated as any column: raise ``workload_size`` to keep them all.
+    A whole workload is today's, in today's order, so a table that fits (Adult, bank marketing) is unchanged."""
     degree = min(degree, len(names))
-    workload = {w: (target_weight if target in w else 1.0) for w in itertools.combinations(names, degree)}
+    target = target if target in names else None
+    total = math.comb(len(names), degree)
+    if size is None or total <= size:
+        return Workload(tuple(itertools.combinations(names, degree)), degree, total, target, True)
+    facts = json.dumps({"columns": sorted(names), "degree": degree, "size": size, "target": target})
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(facts.encode()).digest()[:16], "big"))
+    ordered = sorted(names)
+    with_target = math.comb(len(names) - 1, degree - 1) if target else 0
+    if target and with_target <= size:
+        others = [c for c in ordered if c != target]
+        drawn = [(target, *rest) for rest in itertools.combinations(others, degree - 1)]
+        drawn += _draw_combinations(rng, others, degree, size - with_target)
+    else:
+        drawn = _draw_combinations(rng, ordered, degree, size)
+    position = {c: i for i, c in enumerate(names)}
+    marginals = sorted((tuple(sorted(m, key=position.__getitem__)) for m in drawn),
+                       key=lambda m: [position[c] for c in m])
+    return Workload(tuple(marginals), degree, total, target, bool(target) and with_target <= size)
+
+
+def _draw_combinations(rng: np.random.Generator, pool: Sequence[str], k: int, m: int) -> list[Clique]:
+    """``m`` distinct k-subsets of ``pool``, uniformly: ``m`` distinct ranks drawn without replacement, each
+    unranked in lexicographic order, so the cost is in ``m``, not in the number of subsets."""
+    ranks = rng.choice(math.comb(len(pool), k), size=m, replace=False) if m else []
+    return [tuple(pool[i] for i in _unrank(int(r), len(pool), k)) for r in ranks]
+
+
+def _unrank(rank: int, n: int, k: int) -> list[int]:
+    """The ``rank``-th k-subset of range(n) in lexicographic order (combinatorial number system)."""
+    chosen, start = [], 0
+    for slots in range(k, 0, -1):
+        item = start
+        while rank >= (count := math.comb(n - item - 1, slots - 1)):
+            rank -= count
+            item += 1
+        chosen.append(item)
+        start = item + 1
+    return chosen
+
+
+def workload_candidates(names: Sequence[str], degree: int, target: str | None, target_weight: float,
+                        marginals: Sequence[Clique] | None = None) -> list[Candidate]:
+    """The workload (``marginals``; default: all marginals of ``degree`` columns) and their non-empty subsets,
+    weighted as in AIM: w_r = sum over workload marginals W of weight(W) * |r & W|, so on a sampled workload
+    the weights are the sampled workload's, as the paper defines them for any workload. Marginals with the
+    target column get ``target_weight`` in the workload, so a steward can favour the relations the downstream
+    model needs."""
+    degree = min(degree, len(names))
+    chosen = itertools.combinations(names, degree) if marginals is None else marginals
+    workload = {w: (target_weight if target in w else 1.0) for w in chosen}
     # sum_W weight(W) |r & W| = sum over columns c of r of the total weight of the workload marginals with c
     per_column = dict.fromkeys(names, 0.0)
     for w, weight in workload.items():
@@ -149,8 +245,9 @@ class AIM(MarginalGenerator):
         sizes = {c: view.sizes[c] for c in names}
         with clock:
             model = estimate_model(sizes, measurements, iters=self.params.round_iters)
-            candidates = workload_candidates(names, self.params.degree, private.domain.target,
-                                             self.params.target_weight)
+            workload = public_workload(names, self.params.degree, self.params.workload_size, private.domain.target)
+            candidates = workload_candidates(names, workload.degree, private.domain.target,
+                                             self.params.target_weight, workload.marginals)
             cells = np.array([math.prod(sizes[col] for col in c.columns) for c in candidates], dtype=float)
         chosen_log: list[dict[str, object]] = []
         size_cache: dict[tuple[tuple[Clique, ...], Clique], float] = {}
@@ -193,6 +290,7 @@ class AIM(MarginalGenerator):
                      "Private-PGM)", {"rounds": len(chosen_log), "alpha": self.params.alpha,
                                       "measured": [r["columns"] for r in chosen_log],
                                       "compressed_columns": {c: g.n_merged for c, g in groups.items() if g.n_merged},
+                                      **workload.details(),
                                       **clock.details(len(chosen_log))},
                      groups)
         return self
