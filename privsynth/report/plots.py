@@ -62,10 +62,14 @@ def attack_chart(attacks: Sequence[Mapping[str, Any]]) -> bytes:
         claimed = max(a.get("threshold") or 1.0 for a in audit)
         floors = [a["details"].get("max_certifiable") or 0.0 for a in audit]
         right = max(2.0 * claimed, *((a["estimate"] or 0.0) * 1.2 for a in audit), *floors, 0.5) * 1.05
+        right = min(right, 10.0 * claimed)  # a fault's figure can be thousands: keep the claim readable
         draw(axes[1][0], audit, right)
-        for y, floor in enumerate(floors):
+        for y, (a, floor) in enumerate(zip(audit, floors)):
             if floor:
                 axes[1][0].plot([floor], [y], marker="|", color=INFO, ms=14, mew=2)
+            if (a["estimate"] or 0.0) > right:
+                axes[1][0].annotate(f"{a['estimate']:.3g} →", (right, y), ha="right", va="bottom", color=FAIL,
+                                    fontsize=8)
         axes[1][0].set_xlabel("epsilon: 95% lower bound (dot); red dashes: the claim; grey bar: the most this audit "
                               "could certify")
     fig.tight_layout()
