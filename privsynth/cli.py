@@ -265,6 +265,7 @@ def _interruptible() -> Iterator[None]:
     import signal
 
     state: dict[str, Any] = {"name": None, "armed": True}
+    timers: list[threading.Timer] = []
 
     def interrupt(signum: int, frame: Any) -> None:
         state["name"] = state["name"] or signal.Signals(signum).name
@@ -277,7 +278,10 @@ def _interruptible() -> Iterator[None]:
     def swallowed(unraisable: Any) -> None:
         if unraisable.exc_type is KeyboardInterrupt and state["name"] and not state["armed"]:
             state["armed"] = True  # from another thread: in this one it would raise here, inside the hook
-            threading.Timer(0.05, _thread.interrupt_main, (signal.Signals[state["name"]],)).start()
+            timer = threading.Timer(0.05, _thread.interrupt_main, (signal.Signals[state["name"]],))
+            timer.daemon = True
+            timers.append(timer)
+            timer.start()
             return
         previous_hook(unraisable)
 
@@ -291,9 +295,18 @@ def _interruptible() -> Iterator[None]:
         name = state["name"] or "SIGINT"
         aftermath = exc.aftermath if isinstance(exc, RunInterrupted) else \
             "nothing written and nothing booked in the ledger (stopped before the run folder was reserved)"
+        # the process is on its way out: a late signal (or a re-delivery still pending from the hook) must not
+        # raise a second KeyboardInterrupt during shutdown, which would kill it by SIGINT before the line below
+        # is flushed
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        previous.clear()
         console.print(f"[bold red]interrupted[/] ({name}): {aftermath}", soft_wrap=True)
+        console.file.flush()
         raise typer.Exit(EXIT_SIGNAL.get(name, 130))
     finally:
+        for timer in timers:
+            timer.cancel()
         sys.unraisablehook = previous_hook
         for sig, handler in previous.items():
             signal.signal(sig, handler)
