@@ -153,13 +153,6 @@ def gaussian_dp_epsilon(mu: float, delta: float) -> float:
     hi = 1.0
     while gaussian_dp_delta(mu, hi) > delta:
         hi *= 2
-    lo = 0.0
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if mid in (lo, hi):
-            break
-        if gaussian_dp_delta(mu, mid) <= delta:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    # the last epsilon whose delta is still above the target: at most one float below the exact answer, which
+    # is the conservative side for the audit's lower bound
+    return _bisect(lambda epsilon: gaussian_dp_delta(mu, epsilon) > delta, 0.0, hi)
