@@ -17,9 +17,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ContextManager, Iterator, Protocol
 
+import numpy as np
 import pandas as pd
 
-from privsynth.attacks.base import AttackData, AuditedFit, AuditSetup, TaskMapper, attack_tables
+from privsynth.attacks.base import PERSON_KEY, AttackData, AuditedFit, AuditSetup, TaskMapper, attack_tables
 from privsynth.attacks.membership.person_distance import person_sample
 from privsynth.attacks.membership.targets import plan_shadow_attack
 from privsynth.attacks.registry import run_checks, run_on
@@ -101,7 +102,7 @@ def preflight(model: ThreatModel) -> Generator:
                         "privacy.allow_non_dp: true to run it as a labelled non-DP baseline")
     structure = PublicDomain.from_spec(model.data)
     problems += structure_problems(model.generator.kind, bool(structure.rules), bool(structure.parents),
-                                   bool(structure.quantile_columns), rows_per_person=model.rows_per_person)
+                                   bool(structure.quantile_columns))
     if problems:
         raise ThreatModelError("threat model", problems)
     check_device(model.compute.device)
@@ -145,11 +146,20 @@ class ShadowGenerator:
                           implied_method(odometer.accountant))
 
     def _fit(self, train: pd.DataFrame, seed: int, tap: NoiseTap | None) -> tuple[pd.DataFrame, Odometer]:
+        """At person level the training set's ``PERSON_KEY`` column (when the attack draws whole persons) says
+        whose each row is; without it every row counts as its own person, the way a person-level mechanism
+        treats a table of one-row persons."""
+        persons = None
+        if PERSON_KEY in train.columns:
+            persons, train = train[PERSON_KEY].to_numpy(), train.drop(columns=[PERSON_KEY])
+        if self.rows_per_person > 1 and persons is None:
+            persons = np.arange(len(train))
         generator = make_generator(self.kind, self.params)
         generator.device = self.device
         odometer = odometer_for(generator, self.epsilon, self.delta)
         private = PrivateData(train, self.domain, odometer, NoiseSource.simulation(seed),
-                              allow_non_dp=self.allow_non_dp, rows_per_person=self.rows_per_person, noise_tap=tap)
+                              allow_non_dp=self.allow_non_dp, rows_per_person=self.rows_per_person, noise_tap=tap,
+                              persons=persons if self.rows_per_person > 1 else None)
         generator.fit(private)
         return self.domain.cast(generator.sample(self.n_rows, seed=seed)), odometer
 
@@ -389,8 +399,10 @@ def evaluate(
     if noise.simulated:
         raise PrivsynthError("a fit whose output may be released must draw its noise from a secret source")
     odometer = odometer_for(generator, model.privacy.epsilon, model.privacy.delta)
+    person_level = model.rows_per_person > 1 and inputs.persons is not None
     private = PrivateData(inputs.train, inputs.domain, odometer, noise, allow_non_dp=model.privacy.allow_non_dp,
-                          rows_per_person=model.rows_per_person)
+                          rows_per_person=model.rows_per_person,
+                          persons=inputs.persons.train if person_level else None)
     with step("fit"), _ledger_entry(booking, model, name, private) as entry:
         generator.fit(private, progress=reporter.progress)
     guarantee = generator.guarantee_

@@ -27,9 +27,14 @@ REPORT_ONLY = ["singling_out_univariate", "singling_out_multivariate", "linkabil
                "dcr_closer_to_train", "exact_copies"]
 
 
-@pytest.fixture(scope="module")
-def neighbours(tmp_path_factory):
-    base = tmp_path_factory.mktemp("person-neighbours")
+#: a marginal mechanism and DP-SGD (which samples and clips persons)
+GENERATORS = {"mst": [], "dp-tvae": ["generator.params.epochs=2", "generator.params.hidden=32"]}
+
+
+@pytest.fixture(scope="module", params=sorted(GENERATORS))
+def neighbours(tmp_path_factory, request):
+    kind = request.param
+    base = tmp_path_factory.mktemp(f"person-neighbours-{kind}")
     raw = read_raw(bundled_table("diabetes")).iloc[:2400].reset_index(drop=True)
     ids = raw["patient_nbr"].str.strip()
     heavy = ids.value_counts().index[0]
@@ -43,7 +48,8 @@ def neighbours(tmp_path_factory):
     dropped = [c for c in declared if c not in KEPT]
     runs = {}
     for name in ("D", "D-p"):
-        overrides = [f"data.source={paths[name]}", f"data.holdout={paths['holdout']}", "generator.kind=mst",
+        overrides = [f"data.source={paths[name]}", f"data.holdout={paths['holdout']}", f"generator.kind={kind}",
+                     *GENERATORS[kind],
                      f"data.drop_columns={json.dumps(dropped)}", "attacker.known_columns=[race, gender, age]",
                      "attacker.secret_columns=[readmitted]", "attacks.sample_size=150",
                      "attacks.shadow.enabled=false", "attacks.audit.enabled=false", "attacks.n_attacks=100",
@@ -62,7 +68,10 @@ def test_neighbouring_person_level_releases_differ_only_in_dp_outputs(neighbours
     charges = [[(c["label"], c["rho"]) for c in m["dp_outputs"]["charges"]] for m in manifests]
     assert charges[0] == charges[1]
     details = [m["dp_outputs"]["details"] for m in manifests]
-    if details[0]["tree"] == details[1]["tree"]:  # the same queries, the same noise: the rows moved by <= k
+    if manifests[0]["generator"]["kind"] == "dp-tvae":  # persons are sampled and clipped, not rows
+        assert "per-person clipping" in manifests[0]["privacy"]["mechanism"]
+        assert details[0]["sampled_unit"] == details[1]["sampled_unit"] == "person"
+    elif details[0]["tree"] == details[1]["tree"]:  # the same queries, the same noise: the rows moved by <= k
         assert abs(manifests[0]["dp_outputs"]["rows"] - manifests[1]["dp_outputs"]["rows"]) <= 3
 
 

@@ -53,13 +53,10 @@ def test_unit_defaults_to_person_with_a_person_column_and_to_row_without():
     assert row.privacy_unit == "row" and row.rows_per_person == 1 and row.data.person_column == "patient_nbr"
 
 
-def test_dp_sgd_with_several_rows_per_person_is_refused_before_reading_data():
-    model = load_threat_model(DIABETES_YAML, ["generator.kind=dp-tvae"]).model
-    with pytest.raises(ThreatModelError, match="not supported yet; use mst or aim, or set "
-                                               "privacy.max_rows_per_person: 1"):
-        preflight(model)
-    one_row = load_threat_model(DIABETES_YAML, ["generator.kind=dp-tvae", "privacy.max_rows_per_person=1"]).model
-    preflight(one_row)  # one row per person: a row-level DP-SGD guarantee is a person-level one
+def test_dp_sgd_with_several_rows_per_person_passes_the_preflight():
+    """DP-SGD samples and clips persons (privacy/dpsgd.py), so a person-level threat model may choose it."""
+    for kind in ("dp-tvae", "dp-ctgan"):
+        preflight(load_threat_model(DIABETES_YAML, [f"generator.kind={kind}"]).model)
 
 
 @pytest.fixture(scope="module")

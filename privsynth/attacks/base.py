@@ -23,6 +23,10 @@ from privsynth.errors import DataError
 from privsynth.parallel import MapOutcome, Progress
 from privsynth.results import AttackResult
 
+#: the column a person-level shadow or audit training set may carry with each row's person id; the pipeline's
+#: fit takes it out before the generator sees the rows (DP-SGD samples and clips persons by it)
+PERSON_KEY = "__person__"
+
 A = TypeVar("A")
 T = TypeVar("T")
 

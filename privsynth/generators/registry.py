@@ -41,15 +41,9 @@ def is_dp(kind: str) -> bool:
     return GENERATORS[kind].is_dp
 
 
-#: DP-SGD generators: Opacus clips one row's gradient, not the sum of one person's rows, so they cannot give a
-#: person-level guarantee with more than one row per person (yet)
-ROW_CLIPPED = (DPTVAE.kind, DPCTGAN.kind)
-
-
-def structure_problems(kind: str, rules: bool, hierarchies: bool, quantile_bins: bool,
-                       rows_per_person: int = 1) -> list[str]:
-    """What a threat model asks that the generator kind does not do (rules, hierarchies, quantile cut points,
-    a person-level bound above one row; a non-DP baseline reads raw rows and has no use for bins)."""
+def structure_problems(kind: str, rules: bool, hierarchies: bool, quantile_bins: bool) -> list[str]:
+    """What a threat model asks that the generator kind does not do (rules, hierarchies, quantile cut points;
+    a non-DP baseline reads raw rows and has no use for bins)."""
     if kind not in GENERATORS:
         raise PrivsynthError(f"generator.kind: unknown generator {kind!r} (choose one of {sorted(GENERATORS)})")
     cls = GENERATORS[kind]
@@ -60,9 +54,6 @@ def structure_problems(kind: str, rules: bool, hierarchies: bool, quantile_bins:
     if quantile_bins and cls.is_dp and not cls.buys_quantile_bins:
         problems.append(f"generator.kind {kind!r} does not buy bins: quantile cut points; declare bins: N, edges "
                         "or scale: log")
-    if rows_per_person > 1 and kind in ROW_CLIPPED:
-        problems.append(f"generator.kind {kind!r}: DP-SGD at privacy.unit: person with max_rows_per_person > 1 is "
-                        "not supported yet; use mst or aim, or set privacy.max_rows_per_person: 1")
     return problems
 
 

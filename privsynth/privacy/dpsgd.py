@@ -7,8 +7,9 @@ Two things live here, both small:
   by bisection the smallest noise multiplier whose history stays within a target epsilon. Calibration is a
   pure function (a fresh accountant per evaluation): Opacus's ``get_noise_multiplier`` mutates accountant
   history, and ``make_private_with_epsilon`` cannot compose with earlier measurements of the same fit.
-* ``attach_dpsgd``: wraps a torch module and optimizer for DP-SGD (per-row gradients clipped to
+* ``attach_dpsgd``: wraps a torch module and optimizer for DP-SGD (per-unit gradients clipped to
   ``max_grad_norm``, Gaussian noise) and builds a Poisson-sampling loader over an already encoded tensor.
+  A unit is a row, or at person level (``person_slots``) a person with up to k rows.
   Clipping uses Opacus's ghost clipping (Li et al. 2022; Bu et al. 2023): each row's gradient norm comes
   from activations and backpropagated gradients without materialising per-row gradients, then a second
   backward pass of the norm-weighted loss yields exactly the sum of clipped per-row gradients. Materialised
@@ -19,6 +20,19 @@ sample rate to ``1 / len(data_loader)`` and the averaging denominator to ``len(d
 from the PRIVATE row count, and that rate would then be published in the manifest. Here the sample rate
 and the expected batch size are arguments, which callers derive from a noisy (charged) row count.
 The objects are the ones ``make_private(grad_sample_mode="ghost")`` returns.
+
+Person level (issue 19). Opacus clips one *sample*'s gradient, and a sample is whatever the first dimension of
+the module's input indexes. So a person-level session hands the module one sample per PERSON, shaped
+(persons, k, width): the person's kept rows, padded with zero rows and a 0/1 mask. The generator's loss for a
+person is the masked sum of their rows' losses, so the gradient Opacus clips is the sum of that person's
+per-row gradients (padded slots contribute nothing: their loss terms are multiplied by 0). Ghost clipping
+computes that per-person norm exactly for linear layers over the extra row dimension (Opacus's
+``compute_linear_norm_sample`` for 3-d activations: ||sum_t g_t a_t^T||_F^2 = <G G^T, A A^T>). The Poisson
+loader samples persons, each independently at the sample rate, and the accountant composes at that rate:
+this is DP-SGD with the person as the individual, which is exactly the row-level argument with "row"
+replaced by "person" (adding or removing a person adds or removes one sample of the loader, whose clipped
+gradient has norm at most ``max_grad_norm``). Modules must therefore act on each row separately (linear
+layers and element-wise functions over the last dimension: no normalisation across rows or persons).
 """
 from __future__ import annotations
 
@@ -29,6 +43,7 @@ from dataclasses import dataclass
 from typing import Iterator, Literal, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 from opacus.accountants import PRVAccountant, RDPAccountant
 from opacus.data_loader import DPDataLoader
@@ -111,9 +126,12 @@ def calibrate_noise(prior: Sequence[HistoryEntry], sample_rate: float, steps: in
 
 @dataclass
 class DPSGDSession:
-    """What a generator trains with. ``module`` and ``optimizer`` replace the ones passed in; ``loader``
-    yields Poisson batches (one tuple holding a float tensor), ``steps_per_epoch`` per pass. A step is
-    ``optimizer.zero_grad()``, ``backward(per-row losses)``, ``step()``."""
+    """What a generator trains with. ``module`` and ``optimizer`` replace the ones passed in; ``batches()``
+    yields the Poisson batches, ``steps_per_epoch`` per pass. A step is ``optimizer.zero_grad()``,
+    ``backward(unit_losses(per-row losses, mask))``, ``step()``.
+
+    ``row_features`` is set at person level only: the loader then yields person slot indices (persons x k,
+    -1 for an empty slot) and ``batches`` turns them into (persons, k, width) features and a mask."""
 
     module: GradSampleModuleFastGradientClipping
     optimizer: DPOptimizerFastGradientClipping
@@ -132,17 +150,42 @@ class DPSGDSession:
     measure_noise: bool = False
     noise_squares: float = 0.0
     noise_values: int = 0
+    row_features: torch.Tensor | None = None
+
+    @property
+    def unit(self) -> str:
+        """What one clipped sample is: a row, or a person's rows (person level)."""
+        return "row" if self.row_features is None else "person"
+
+    def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """One pass of Poisson batches as (features, mask). Row level: (rows, width) and no mask. Person level:
+        (persons, k, width), padded with zero rows, and a (persons, k) 0/1 mask of the real rows."""
+        for (batch,) in self.loader:
+            if self.row_features is None:
+                yield batch, None
+                continue
+            mask = (batch >= 0).to(self.row_features.dtype)
+            yield self.row_features[batch.clamp(min=0)] * mask.unsqueeze(-1), mask
+
+    @staticmethod
+    def unit_losses(row_losses: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """One loss per clipped unit: the row losses at row level; at person level, each person's masked sum
+        of their rows' losses (``row_losses`` flattened from the (persons, k) slots), so padded slots carry no
+        gradient and Opacus clips the sum of one person's per-row gradients."""
+        if mask is None:
+            return row_losses
+        return (row_losses.reshape(mask.shape) * mask.to(row_losses.device)).sum(dim=1)
 
     @property
     def planned_steps(self) -> int:
         return self.epochs * self.steps_per_epoch
 
     def backward(self, row_losses: torch.Tensor) -> None:
-        """Gradients of the mean of ``row_losses`` (one loss per row of the batch, each a function of its
-        own row only) with every row's gradient clipped to ``max_grad_norm``. An empty Poisson batch gives
-        zero gradients: the step still runs (noise only), as the accountant assumes."""
+        """Gradients of the mean of ``row_losses`` (one loss per unit of the batch, each a function of its
+        own unit's rows only: see ``unit_losses``) with every unit's gradient clipped to ``max_grad_norm``. An
+        empty Poisson batch gives zero gradients: the step still runs (noise only), as the accountant assumes."""
         if row_losses.ndim != 1:
-            raise ValueError("backward needs one loss per row (a 1-d tensor)")
+            raise ValueError("backward needs one loss per unit (a 1-d tensor)")
         if len(row_losses) == 0:
             for p in self.module.parameters():
                 if p.requires_grad:
@@ -198,16 +241,34 @@ def steps_per_epoch(sample_rate: float) -> int:
     return max(1, int(1 / sample_rate))
 
 
+def person_slots(persons: np.ndarray, k: int) -> np.ndarray:
+    """Row positions grouped by person: a (persons x k) integer matrix, one person per line (in order of first
+    appearance), their rows in table order, -1 in the slots of a person with fewer than k rows. Refuses a
+    person with more than k rows: the contribution bound (data/persons.py) must have run first."""
+    codes, _ = pd.factorize(pd.Series(persons), sort=False)
+    if len(codes) and codes.min() < 0:
+        raise ValueError("every row needs a person id")
+    counts = np.bincount(codes) if len(codes) else np.zeros(0, dtype=np.int64)
+    if len(counts) and counts.max() > k:
+        raise ValueError(f"a person has {int(counts.max())} rows, more than the bound k = {k}")
+    order = np.argsort(codes, kind="stable")
+    rank = np.arange(len(codes)) - np.repeat(np.cumsum(counts) - counts, counts)
+    slots = np.full((len(counts), k), -1, dtype=np.int64)
+    slots[codes[order], rank] = order
+    return slots
+
+
 def attach_dpsgd(module: torch.nn.Module, optimizer: torch.optim.Optimizer, features: torch.Tensor, *,
                  noise_multiplier: float, max_grad_norm: float, sample_rate: float, epochs: int,
                  expected_batch_size: int, seed: int, prior: Sequence[HistoryEntry], delta: float,
-                 accountant: Accountant) -> DPSGDSession:
-    """Wrap ``module`` and ``optimizer`` for DP-SGD over ``features`` (one row per individual).
+                 accountant: Accountant, slots: np.ndarray | None = None) -> DPSGDSession:
+    """Wrap ``module`` and ``optimizer`` for DP-SGD over ``features`` (rows x width).
 
-    Every optimizer step clips each row's gradient to ``max_grad_norm`` and adds N(0, (noise_multiplier *
-    max_grad_norm)^2) to the sum; the loss must be a mean of per-row terms (``loss_reduction="mean"``), and
-    the sum is divided by the public ``expected_batch_size``. A step hook counts noisy steps and refuses one
-    beyond ``epochs * steps_per_epoch``, the number the caller charged for."""
+    The unit sampled and clipped is a row, or with ``slots`` (``person_slots``: persons x k row positions) a
+    person and all their rows. Every optimizer step clips each unit's gradient to ``max_grad_norm`` and adds
+    N(0, (noise_multiplier * max_grad_norm)^2) to the sum; the loss must be a mean of per-unit terms
+    (``loss_reduction="mean"``), and the sum is divided by the public ``expected_batch_size``. A step hook
+    counts noisy steps and refuses one beyond ``epochs * steps_per_epoch``, the number the caller charged for."""
     generator = torch.Generator().manual_seed(seed)
     noise_generator = torch.Generator(device=next(module.parameters()).device).manual_seed(seed + 1)
     private_module = GradSampleModuleFastGradientClipping(module, loss_reduction="mean",
@@ -215,9 +276,11 @@ def attach_dpsgd(module: torch.nn.Module, optimizer: torch.optim.Optimizer, feat
     private_optimizer = DPOptimizerFastGradientClipping(
         optimizer, noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm,
         expected_batch_size=expected_batch_size, loss_reduction="mean", generator=noise_generator)
-    loader = DPDataLoader(TensorDataset(features), sample_rate=sample_rate, generator=generator)
+    units = features if slots is None else torch.from_numpy(slots)
+    loader = DPDataLoader(TensorDataset(units), sample_rate=sample_rate, generator=generator)
     session = DPSGDSession(private_module, private_optimizer, loader, noise_multiplier, max_grad_norm,
-                           sample_rate, epochs, len(loader), tuple(prior), delta, accountant)
+                           sample_rate, epochs, len(loader), tuple(prior), delta, accountant,
+                           row_features=None if slots is None else features)
 
     def count_step(_: DPOptimizerFastGradientClipping) -> None:
         if session.steps_taken >= session.planned_steps:

@@ -24,9 +24,14 @@ handle scales the noise by k, so each charge keeps the price the generator plann
 * a quantile score |#{x < c} - a n|: each removed row moves it by at most max(a, 1 - a), so k rows by at
   most k * max(a, 1 - a).
 
-``tests/privacy/test_person_level.py`` checks each of these against the odometer, the spread of the noise and
-a fit on D and on D minus one person replayed with the same secret draws. DP-SGD is refused for k > 1: Opacus
-clips one row's gradient, not the sum of one person's rows.
+* the number of persons (``measure_unit_count``): changes by exactly 1, sensitivity 1 at any k;
+* DP-SGD: the loader samples persons and Opacus clips the sum of one person's per-row gradients (privacy/
+  dpsgd.py explains how), so one person is one sample of the accounted mechanism: no factor k, and the sample
+  rate is a rate over persons (set it from ``measure_unit_count``).
+
+``tests/privacy/test_person_level.py`` checks each of these against the odometer, the spread of the noise, a
+fit on D and on D minus one person replayed with the same secret draws, and the per-person clipping inside a
+real DP-SGD training loop.
 """
 from __future__ import annotations
 
@@ -44,7 +49,7 @@ from privsynth.data.encoding import OneHotLayout
 from privsynth.errors import PrivsynthError
 from privsynth.data.binning import quantile_candidates
 from privsynth.privacy.accounting import HistoryEntry, exponential_epsilon, exponential_rho, gaussian_rho
-from privsynth.privacy.dpsgd import DPSGDSession, attach_dpsgd, calibrate_noise, steps_per_epoch
+from privsynth.privacy.dpsgd import DPSGDSession, attach_dpsgd, calibrate_noise, person_slots, steps_per_epoch
 from privsynth.privacy.noise_audit import NoiseTap
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.noise import NoiseSource
@@ -69,16 +74,22 @@ class PrivateData:
         allow_non_dp: bool = False,
         rows_per_person: int = 1,
         noise_tap: NoiseTap | None = None,
+        persons: np.ndarray | None = None,
     ) -> None:
         """``noise``: the run's secret randomness (privacy/noise.py: the steward's key and a fresh nonce), the
         only source of every noise draw below; shadow fits, which simulate an attacker, pass a simulation.
         ``rows_per_person``: the contribution bound k the rows were cut to (1: row-level); every query's
         sensitivity, and so its noise, is multiplied by it (see the module docstring).
         ``noise_tap``: audit fits only (privacy/noise_audit.py): every Gaussian answer given out and every DP-SGD
-        phase started is measured against the noise charged for it."""
+        phase started is measured against the noise charged for it.
+        ``persons``: at person level, the person id of each training row (after the contribution bound): DP-SGD
+        samples and clips persons, and ``measure_unit_count`` counts them. Never handed to a generator."""
         if int(rows_per_person) != rows_per_person or rows_per_person < 1:
             raise ValueError("rows_per_person must be a positive integer")
+        if persons is not None and len(persons) != len(train):
+            raise ValueError(f"persons holds {len(persons)} ids for {len(train)} training rows")
         self.rows_per_person = int(rows_per_person)
+        self._persons = None if persons is None else np.asarray(persons)
         self.noise_tap = noise_tap
         self._train = train
         codes, self._coders = domain.encode(train)
@@ -270,6 +281,20 @@ class PrivateData:
             self.noise_tap.record(noisy, len(self._codes), noise_scale)
         return noisy
 
+    def measure_unit_count(self, sigma: float, label: str = "units") -> float:
+        """The number of privacy units plus N(0, sigma^2): persons at person level, rows at row level. Either
+        way one unit moves it by exactly 1, so the sensitivity is 1 whatever k is. DP-SGD sets its sample rate
+        (a rate over units) from it."""
+        if self.rows_per_person == 1:
+            units = len(self._codes)
+        else:
+            units = len(pd.unique(self._require_persons(label)))
+        self.odometer.charge(label, "gaussian", gaussian_rho(sigma), sigma=sigma, sensitivity=1)
+        noisy = float(units + self._gaussian(sigma))
+        if self.noise_tap is not None:
+            self.noise_tap.record(noisy, units, sigma)
+        return noisy
+
     def dpsgd_training(
         self,
         module: torch.nn.Module,
@@ -288,11 +313,12 @@ class PrivateData:
         The noise multiplier is calibrated so that this phase's ``epochs * int(1 / sample_rate)`` steps,
         composed with everything charged before, spend at most the odometer's epsilon budget; the whole
         phase is charged before the loader exists. ``sample_rate`` and ``expected_batch_size`` must not come
-        from the true row count (derive them from ``measure_count``): both end up in the manifest."""
-        if self.rows_per_person > 1:
-            raise PrivsynthError(f"{label}: DP-SGD person-level with max_rows_per_person > 1 is not supported yet "
-                                 "(Opacus clips one row, not one person's rows); use mst or aim, or set "
-                                 "privacy.max_rows_per_person: 1")
+        from the true row count (derive them from ``measure_unit_count``): both end up in the manifest.
+
+        At person level (k > 1) the session's unit is a person: the loader samples persons at ``sample_rate``
+        and hands the module (persons, k, width) features (privacy/dpsgd.py ``DPSGDSession.batches``)."""
+        slots = None if self.rows_per_person == 1 else \
+            person_slots(self._require_persons(label), self.rows_per_person)
         if self.odometer.accountant == "zcdp" or self.odometer.epsilon_budget is None:
             raise PrivsynthError(f"{label}: DP-SGD needs an rdp or prv accountant (generator.params.accountant)")
         if not 0 < sample_rate <= 1 or epochs < 1 or max_grad_norm <= 0 or expected_batch_size < 1:
@@ -314,7 +340,7 @@ class PrivateData:
         session = self._start_dpsgd(module, optimizer, features, noise_multiplier=sigma,
                                     max_grad_norm=max_grad_norm, sample_rate=sample_rate, epochs=epochs,
                                     expected_batch_size=expected_batch_size, seed=int(self._rng.integers(2**62)),
-                                    prior=prior, delta=self.odometer.delta,
+                                    prior=prior, delta=self.odometer.delta, slots=slots,
                                     accountant=self.odometer.accountant)  # type: ignore[arg-type]
         if self.noise_tap is not None:
             self.noise_tap.watch(session, sigma)
@@ -342,6 +368,12 @@ class PrivateData:
                      **session: Any) -> DPSGDSession:
         """Opacus's wrapping of an already charged phase (privacy/dpsgd.py ``attach_dpsgd``)."""
         return attach_dpsgd(module, optimizer, features, **session)
+
+    def _require_persons(self, label: str) -> np.ndarray:
+        if self._persons is None:
+            raise PrivsynthError(f"{label}: a person-level DP-SGD fit needs each training row's person; this "
+                                 "PrivateData was built without them (pass persons=)")
+        return self._persons
 
     def _require_bought(self, columns, label: str) -> None:
         pending = sorted(self._pending & set(columns))

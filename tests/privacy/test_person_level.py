@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +22,9 @@ from privsynth.privacy.accounting import exponential_rho, gaussian_rho
 from privsynth.privacy.noise import NoiseSource
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import NoisyMarginal, PrivateData
+from privsynth.privacy.dpsgd import DPSGDSession, person_slots
+from privsynth.generators.registry import make_generator
+from privsynth.errors import PrivsynthError
 from privsynth.threat_model import load_threat_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -251,21 +255,90 @@ def test_fits_on_neighbours_differ_only_through_charged_person_level_mechanisms(
     assert [c.rho for c in replay.odometer.charges] == pytest.approx([c.rho for c in recording.odometer.charges])
 
 
-def test_dp_sgd_refuses_several_rows_per_person_before_charging(neighbours):
-    """Opacus clips one row's gradient; with k > 1 rows per person the clipping bound would not bound a person,
-    so the handle refuses before any budget is spent (the preflight refuses such threat models earlier)."""
-    import torch
+def test_person_slots_group_each_persons_rows_in_table_order():
+    slots = person_slots(np.array(["b", "a", "b", "c", "a", "b"]), 3)
+    assert slots.tolist() == [[0, 2, 5], [1, 4, -1], [3, -1, -1]]
+    with pytest.raises(ValueError, match="more than the bound"):
+        person_slots(np.array(["a", "a", "a"]), 2)
 
-    from privsynth.errors import PrivsynthError
 
+def test_person_level_dp_sgd_without_person_ids_refuses_before_charging(neighbours):
     full, _ = neighbours
     private = PrivateData(full.train, full.domain, Odometer.for_epsilon(1.0, 1e-9, accountant="rdp"),
                           NoiseSource.simulation(3), rows_per_person=K)
     module = torch.nn.Linear(2, 2)
-    with pytest.raises(PrivsynthError, match="not supported yet"):
+    with pytest.raises(PrivsynthError, match="needs each training row's person"):
         private.dpsgd_training(module, torch.optim.SGD(module.parameters(), lr=0.1), sample_rate=0.01, epochs=1,
                                max_grad_norm=1.0, expected_batch_size=10)
     assert private.odometer.charges == ()
+
+
+@pytest.mark.filterwarnings("ignore:Full backward hook is firing")
+@pytest.mark.parametrize("kind", ["dp-tvae", "dp-ctgan"])
+def test_dp_sgd_clips_the_sum_of_one_persons_rows_in_real_training(neighbours, monkeypatch, kind):
+    """Hooks into the generator's own training loop at person level (k = 3): for the first steps, each
+    PERSON's gradient (the sum over their rows) is computed independently with Opacus's hooks off, clipped by
+    hand, summed and compared with what Opacus accumulated; the batches hold persons with several rows, and
+    clipping each row instead would give a different gradient, so the check can tell the two apart."""
+    full, _ = neighbours
+    max_grad_norm = 0.05
+    checked: list[tuple[float, float, float]] = []
+    masks: list[torch.Tensor] = []
+    original_backward, original_losses = DPSGDSession.backward, DPSGDSession.unit_losses
+
+    def record_mask(row_losses, mask):
+        masks.append(mask)
+        units = original_losses(row_losses, mask)
+        if mask is not None and len(checked) < 2:
+            record_mask.rows = row_losses.reshape(mask.shape) * mask  # per-row terms, for the row-clip contrast
+        return units
+
+    def check(self, unit_losses):
+        if len(checked) < 2 and len(unit_losses) and float(masks[-1].sum(1).max()) >= 2:
+            params = [p for p in self.module.parameters() if p.requires_grad]
+            self.module.disable_hooks()
+            per_person = [torch.autograd.grad(loss, params, retain_graph=True) for loss in unit_losses]
+            rows = record_mask.rows
+            per_row = [torch.autograd.grad(rows[i, j], params, retain_graph=True)
+                       for i in range(rows.shape[0]) for j in range(rows.shape[1]) if masks[-1][i, j] > 0]
+            self.module.enable_hooks()
+
+            def clipped_sum(grads_list):
+                norms = torch.stack([torch.sqrt(sum((g ** 2).sum() for g in grads)) for grads in grads_list])
+                factors = torch.clamp(max_grad_norm / (norms + 1e-6), max=1.0)
+                return [sum(f * grads[i] for f, grads in zip(factors, grads_list)) for i in range(len(params))], norms
+
+            expected, norms = clipped_sum(per_person)
+            row_clipped, _ = clipped_sum(per_row)
+            original_backward(self, unit_losses)
+            error = max(float((p.grad - e).abs().max()) for p, e in zip(params, expected))
+            contrast = max(float((p.grad - e).abs().max()) for p, e in zip(params, row_clipped))
+            checked.append((float(norms.max()), error, contrast))
+            return
+        original_backward(self, unit_losses)
+
+    monkeypatch.setattr(DPSGDSession, "unit_losses", staticmethod(record_mask))
+    monkeypatch.setattr(DPSGDSession, "backward", check)
+    batch = 30 if kind == "dp-tvae" else 60  # small batches keep the hand-made per-row gradients cheap
+    generator = make_generator(kind, {"epochs": 1, "batch_size": batch, "max_grad_norm": max_grad_norm, "hidden": 16})
+    private = PrivateData(full.train, full.domain, Odometer.for_epsilon(3.0, 1e-6, accountant="rdp"),
+                          NoiseSource.simulation(5), rows_per_person=K, persons=full.persons.train)
+    generator.fit(private)
+    assert len(checked) == 2
+    for raw_max, error, contrast in checked:
+        assert raw_max > 10 * max_grad_norm  # clipping was active, not vacuous
+        assert error < 1e-4  # the accumulated gradient IS the sum of clipped per-PERSON gradients
+        assert contrast > 100 * max(error, 1e-7)  # and not the sum of clipped per-row gradients
+    guarantee = generator.guarantee_
+    assert "per-person clipping" in guarantee.mechanism and "add/remove one person" in guarantee.accounting
+    labels = [c.label for c in private.odometer.charges]
+    assert f"{kind}.persons" in labels and labels[-1].endswith(("dpsgd", "discriminator"))
+    persons = next(c for c in private.odometer.charges if c.label == f"{kind}.persons")
+    assert persons.params["sensitivity"] == 1  # one person moves the number of persons by one, at any k
+    persons, rows = len(set(full.persons.train)), len(full.train)
+    # the loader samples persons at batch / (noisy number of persons), not batch / rows
+    assert guarantee.details["sample_rate"] == pytest.approx(batch / persons, rel=0.1)
+    assert abs(guarantee.details["sample_rate"] - batch / persons) < abs(guarantee.details["sample_rate"] - batch / rows)
 
 
 def test_a_separate_holdout_file_is_bounded_too_and_row_counts_are_taken_before_the_bound(loaded, diabetes_raw,

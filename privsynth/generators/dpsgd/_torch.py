@@ -44,7 +44,7 @@ def dpsgd_guarantee(mechanism: str, odometer: Odometer, session: DPSGDSession, *
         epsilon=odometer.epsilon_spent,
         delta=odometer.delta,
         accounting=f"Opacus {odometer.accountant.upper()} accountant over the fit's history (noisy measurements "
-                   "as Gaussian mechanisms, then the DP-SGD phase); add/remove one row",
+                   f"as Gaussian mechanisms, then the DP-SGD phase); add/remove one {session.unit}",
         details={
             "accountant": odometer.accountant,
             "noise_multiplier": session.noise_multiplier,
@@ -57,6 +57,7 @@ def dpsgd_guarantee(mechanism: str, odometer: Odometer, session: DPSGDSession, *
             "epsilon_budget": odometer.epsilon_budget,
             "history": [list(e.as_opacus()) for e in odometer.history],
             "poisson_sampling": True,
+            "sampled_unit": session.unit,
             **details,
         },
     )

@@ -115,23 +115,26 @@ class DPCTGAN(Generator):
     def accountant(self) -> str:  # type: ignore[override]
         return self.params.accountant
 
-    def _buy_conditions(self, private: PrivateData, layout: OneHotLayout) -> tuple[Conditions, float]:
-        """Noisy one-way marginals of the categorical columns, and the row estimate they imply."""
+    def _buy_conditions(self, private: PrivateData, layout: OneHotLayout) -> tuple[Conditions, float, float]:
+        """Noisy one-way marginals of the categorical columns, the row estimate they imply, and the number of
+        DP-SGD units (rows; at person level a noisy count of persons at one frequency's noise)."""
         columns = [n for n, spec in private.domain.columns.items() if isinstance(spec, CategoricalColumn)]
         if not columns:
             raise PrivsynthError("dp-ctgan conditions on categorical columns and the threat model declares "
                                  "none; use dp-tvae for all-numeric tables")
-        sigma = gaussian_sigma(self.params.frequency_share * private.odometer.total_rho / len(columns))
+        measurements = len(columns) + (private.rows_per_person > 1)
+        sigma = gaussian_sigma(self.params.frequency_share * private.odometer.total_rho / measurements)
         counts = [private.measure_marginal([c], sigma, label="dp-ctgan.frequency").counts for c in columns]
         rows = float(np.mean([c.sum() for c in counts]))
-        return Conditions(layout, columns, counts), rows
+        units = rows if private.rows_per_person == 1 else private.measure_unit_count(sigma, label="dp-ctgan.persons")
+        return Conditions(layout, columns, counts), rows, units
 
     def fit(self, private: PrivateData, progress: Progress = silent) -> "DPCTGAN":
         device = resolve_device(self.device)
         private = private if self.params.numeric_bins is not None else private.with_quantile_bins(label="dp-ctgan.bins")
         layout, self.coders_ = private.one_hot_layout(self.params.numeric_bins)
-        conditions, rows = self._buy_conditions(private, layout)
-        rows = max(rows, float(self.params.batch_size))
+        conditions, rows, units = self._buy_conditions(private, layout)
+        rows, units = max(rows, float(self.params.batch_size)), max(units, float(self.params.batch_size))
         seed = private.fork_seed()
         rng = np.random.default_rng([seed, 0xC7])
         torch_rng = torch.Generator(device=device).manual_seed(seed)
@@ -146,7 +149,7 @@ class DPCTGAN(Generator):
         g_optimizer = torch.optim.Adam(generator.parameters(), lr=self.params.generator_lr, betas=(0.5, 0.9))
         d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=self.params.discriminator_lr, betas=(0.5, 0.9))
         session = private.dpsgd_training(discriminator, d_optimizer,
-                                         sample_rate=min(1.0, self.params.batch_size / rows),
+                                         sample_rate=min(1.0, self.params.batch_size / units),
                                          epochs=self.params.epochs, max_grad_norm=self.params.max_grad_norm,
                                          expected_batch_size=self.params.batch_size,
                                          numeric_bins=self.params.numeric_bins,
@@ -161,15 +164,16 @@ class DPCTGAN(Generator):
 
         for epoch in range(session.epochs):
             total, batches = 0.0, 0
-            for (batch,) in session.loader:
+            for batch, mask in session.batches():  # rows, or persons x k rows at person level
                 real = batch.to(device)
                 session.optimizer.zero_grad(set_to_none=True)
                 rows_fake, cond_fake, _, _, _ = fake(self.params.batch_size)
                 with session.public_pass() as public_discriminator:
                     fake_loss = F.softplus(public_discriminator(torch.cat([rows_fake.detach(), cond_fake], 1))).mean()
                     fake_gradient = session.public_gradient(fake_loss)
-                real_losses = F.softplus(-session.module(torch.cat([real, conditions.of_rows(real, row_rng)], 1))
-                                         ).squeeze(1)
+                real_cond = conditions.of_rows(real.reshape(-1, layout.width), row_rng)
+                real_in = torch.cat([real, real_cond.reshape(*real.shape[:-1], -1)], dim=-1)
+                real_losses = session.unit_losses(F.softplus(-session.module(real_in)).reshape(-1), mask)
                 session.backward(real_losses)
                 session.step(fake_gradient)
 
@@ -191,8 +195,8 @@ class DPCTGAN(Generator):
         self.conditions_, self.layout_, self.domain_ = conditions, layout, private.domain
         self.default_rows_ = int(round(rows))
         self.guarantee = dpsgd_guarantee(
-            "DP-CTGAN: conditional GAN, discriminator trained with DP-SGD (Opacus: Poisson sampling, per-row "
-            "clipping, Gaussian noise); condition frequencies from noisy one-way marginals; generator is "
+            f"DP-CTGAN: conditional GAN, discriminator trained with DP-SGD (Opacus: Poisson sampling, "
+            f"per-{session.unit} clipping, Gaussian noise); condition frequencies from noisy one-way marginals; generator is "
             "post-processing", private.odometer, session, frequency_share=self.params.frequency_share,
             conditioned_columns=conditions.columns, expected_batch_size=self.params.batch_size, device=str(device),
             **private.edges_receipt())

@@ -66,6 +66,10 @@ class DPTVAE(Generator):
         device = resolve_device(self.device)
         private = private if self.params.numeric_bins is not None else private.with_quantile_bins(label="dp-tvae.bins")
         rows = max(private.measure_count(self.params.count_sigma, label="dp-tvae.count"), float(self.params.batch_size))
+        # person level: DP-SGD samples persons, so its rate needs a (noisy) number of persons
+        units = rows if private.rows_per_person == 1 else \
+            max(private.measure_unit_count(self.params.count_sigma, label="dp-tvae.persons"),
+                float(self.params.batch_size))
         layout, self.coders_ = private.one_hot_layout(self.params.numeric_bins)
         seed = private.fork_seed()
         torch_rng = torch.Generator(device=device).manual_seed(seed)
@@ -73,30 +77,33 @@ class DPTVAE(Generator):
             torch.manual_seed(seed)
             vae = _VAE(layout.width, self.params.hidden, self.params.latent_dim).to(device)
         optimizer = torch.optim.Adam(vae.parameters(), lr=self.params.learning_rate)
-        session = private.dpsgd_training(vae, optimizer, sample_rate=min(1.0, self.params.batch_size / rows),
+        session = private.dpsgd_training(vae, optimizer, sample_rate=min(1.0, self.params.batch_size / units),
                                          epochs=self.params.epochs, max_grad_norm=self.params.max_grad_norm,
                                          expected_batch_size=self.params.batch_size,
                                          numeric_bins=self.params.numeric_bins,
                                          label="dp-tvae.dpsgd")
         for epoch in range(session.epochs):
             total, batches = 0.0, 0
-            for (batch,) in session.loader:
+            for batch, mask in session.batches():  # rows, or persons x k rows at person level
                 x = batch.to(device)
-                noise = torch.randn(len(x), self.params.latent_dim, generator=torch_rng, device=device)
+                noise = torch.randn(*x.shape[:-1], self.params.latent_dim, generator=torch_rng, device=device)
                 logits, mu, logvar = session.module(x, noise)
-                row_losses = per_row_loss(logits, x, mu, logvar, layout, self.params.reconstruction_weight)
+                width, latent = layout.width, self.params.latent_dim
+                row_losses = per_row_loss(logits.reshape(-1, width), x.reshape(-1, width), mu.reshape(-1, latent),
+                                          logvar.reshape(-1, latent), layout, self.params.reconstruction_weight)
+                losses = session.unit_losses(row_losses, mask)
                 session.optimizer.zero_grad(set_to_none=True)
-                session.backward(row_losses)
+                session.backward(losses)
                 session.step()
-                total, batches = total + float(row_losses.detach().mean()) if len(x) else total, batches + 1
+                total, batches = total + float(losses.detach().mean()) if len(x) else total, batches + 1
             progress(f"epoch {epoch + 1}/{session.epochs}: loss {total / max(batches, 1):.3f}, "
                      f"epsilon spent {session.epsilon_spent():.3f}")
         self.decoder_ = session.finish().decoder.cpu().eval()
         self.layout_, self.domain_ = layout, private.domain
         self.default_rows_ = int(round(rows))
         self.guarantee = dpsgd_guarantee(
-            "DP-TVAE: VAE trained with DP-SGD (Opacus: Poisson sampling, per-row clipping, Gaussian noise) on a "
-            "one-hot encoding built from the public domain", private.odometer, session,
+            f"DP-TVAE: VAE trained with DP-SGD (Opacus: Poisson sampling, per-{session.unit} clipping, Gaussian "
+            "noise) on a one-hot encoding built from the public domain", private.odometer, session,
             count_sigma=self.params.count_sigma, expected_batch_size=self.params.batch_size, device=str(device),
             **private.edges_receipt())
         return self
