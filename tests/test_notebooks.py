@@ -21,8 +21,9 @@ ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 CELL_TIMEOUT_S = 600
 
 
-def test_the_three_notebooks_are_there():
-    assert [p.name for p in ALL] == ["01_data_steward.ipynb", "02_compliance_review.ipynb", "03_analyst.ipynb"]
+def test_the_four_notebooks_are_there():
+    assert [p.name for p in ALL] == ["01_data_steward.ipynb", "02_compliance_review.ipynb", "03_analyst.ipynb",
+                                   "04_person_level.ipynb"]
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
