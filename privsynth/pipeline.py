@@ -263,7 +263,8 @@ def run_attacks(plan: AttackPlan, inputs: Inputs, model: ThreatModel, candidate:
                                       model.rows_per_person)
             shadow = plan_shadow_attack(inputs.train, inputs.holdout, inputs.train_rows, inputs.holdout_rows,
                                         plan.shadow, inputs.domain, spec.seed, factory, mapper, model.privacy.delta,
-                                        lambda done, total: reporter.tasks(done, total, f"{factory.kind} shadow fits"))
+                                        lambda done, total: reporter.tasks(done, total, f"{factory.kind} shadow fits"),
+                                        persons=inputs.persons if model.privacy_unit == "person" else None)
             data = replace(data, shadow=shadow)
         if spec.audit.enabled:
             data = replace(data, audit=plan_audit(model, inputs, mapper, reporter))

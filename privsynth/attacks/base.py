@@ -85,6 +85,11 @@ class ShadowSetup:
     selection: str
     delta: float
     progress: Progress | None = None
+    #: person level: each target row's target person (0..persons-1), whose rows go in or out together; None
+    #: when every target row is its own target (row level)
+    owners: np.ndarray | None = None
+    #: person level: the contribution bound k (every target person has at most k rows)
+    rows_per_person: int | None = None
 
 
 @dataclass(frozen=True)
