@@ -277,14 +277,16 @@ def plan_audit(model: ThreatModel, inputs: Inputs, mapper: TaskMapper, reporter:
     """The canary audit's inputs: the holdout as the population, a factory of the release's kind, parameters
     and budget sampling ``synthetic_rows`` rows, and the claim (None for a non-DP baseline)."""
     audit = model.attacks.audit
-    rows = audit.synthetic_rows or int(40 * (audit.base_rows + audit.canaries / 2))
+    copies = model.rows_per_person  # 1 at row level; at person level a canary is a person of k rows
+    rows = audit.synthetic_rows or int(40 * (audit.base_rows + audit.canaries * copies / 2))
     factory = ShadowGenerator(model.generator.kind, model.generator.params, model.privacy.epsilon, model.privacy.delta,
                               model.privacy.allow_non_dp, inputs.domain, rows, model.compute.device,
                               model.rows_per_person)
     claim = model.privacy.epsilon if is_dp(model.generator.kind) else None
     return AuditSetup(inputs.holdout, factory.audit, mapper, audit.canaries, audit.runs, audit.base_rows,
                       model.privacy.delta, claim,
-                      progress=lambda done, total: reporter.tasks(done, total, f"{factory.kind} canary-audit fits"))
+                      progress=lambda done, total: reporter.tasks(done, total, f"{factory.kind} canary-audit fits"),
+                      rows_per_canary=copies)
 
 
 @dataclass(frozen=True)

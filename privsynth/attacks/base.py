@@ -96,7 +96,8 @@ class ShadowSetup:
 class AuditSetup:
     """What the one-run canary audit (attacks/canary.py) needs: the attacker's population (holdout rows, never
     a training row of the release), the generator factory and task mapper, its sizes, and the claim it is
-    held against (None for a non-DP baseline), which only sets what its detection floor reports."""
+    held against (None for a non-DP baseline), which only sets what its detection floor reports. At person
+    level its canaries are persons of ``rows_per_canary`` rows."""
 
     population: pd.DataFrame
     fit_and_audit: FitAndAudit
@@ -108,6 +109,9 @@ class AuditSetup:
     claimed_epsilon: float | None
     alpha: float = 0.05
     progress: Progress | None = None
+    #: person level: the contribution bound k; each canary is then a person of k identical rows, in or out
+    #: together (attacks/canary.py); 1 at row level
+    rows_per_canary: int = 1
 
 
 @dataclass(frozen=True)
