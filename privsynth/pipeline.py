@@ -222,7 +222,8 @@ def plan_attacks(loaded: LoadedThreatModel, inputs: Inputs, reporter: StepReport
         shadow = spec.shadow.model_copy(update={"targets": sizing.targets})
     data, null_table = attack_tables(inputs.train, inputs.holdout, inputs.domain, spec.sample_size,
                                      model.attacker.known_columns, model.attacker.secret_columns, spec.n_attacks,
-                                     spec.seed)
+                                     spec.seed, *((inputs.persons.train, inputs.persons.holdout)
+                                                  if inputs.persons is not None else ()))
     if inputs.persons is not None:
         people = inputs.persons
         data = replace(data, persons=person_sample(inputs.train, people.train, inputs.holdout, people.holdout,
