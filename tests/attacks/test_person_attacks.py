@@ -198,3 +198,23 @@ def test_anonymeter_targets_hold_one_row_per_person(setting):
     pd.testing.assert_frame_equal(anonymeter_targets(marked)[0], members)  # a seeded draw
     result, = linkability(data, inputs.train)
     assert result.details["unit"] == "person" and result.n <= unit["persons_per_side"]
+
+
+def test_named_target_rows_name_their_whole_persons(setting):
+    """A row the threat model names stands for its person: all of their kept rows are the target, named once
+    however many of their rows are named, and a holdout person's rows leave the attacker's population."""
+    model, inputs = setting
+    people = inputs.persons
+    several = pd.Series(people.train).value_counts()
+    patient = several.index[0]
+    rows = [int(r) for r in inputs.train_rows[people.train == patient]]
+    held = people.holdout[0]
+    held_rows = [int(r) for r in inputs.holdout_rows[people.holdout == held]]
+    spec = model.attacks.shadow.model_copy(update={"target_rows": [rows[0], rows[-1], held_rows[0]]})
+    named = plan_shadow_attack(inputs.train, inputs.holdout, inputs.train_rows, inputs.holdout_rows, spec,
+                               inputs.domain, 0, copy_training_rows, task_mapper(None), model.privacy.delta,
+                               persons=people)
+    assert named.selection == "target_rows" and list(np.bincount(named.owners)) == [len(rows), len(held_rows)]
+    assert named.described["source_rows"] == [sorted(rows), sorted(held_rows)]
+    assert len(named.population) == len(inputs.holdout) - len(held_rows)
+    assert not set(_hashes(named.targets[named.owners == 1])) & set(_hashes(named.population))

@@ -88,7 +88,9 @@ def _plan_by_person(train: pd.DataFrame, holdout: pd.DataFrame, train_rows: np.n
     else:
         chosen, scores = pick_target_persons(train, persons.train, domain, spec.targets, spec.selection, seed)
         isolation = {p: round(float(scores[p]), 4) for p in chosen}
-    frames, owners, described = [], [], {"source_rows": [], "rows": [], "isolation": []}  # type: ignore[var-annotated]
+    frames: list[pd.DataFrame] = []
+    owners: list[int] = []
+    described: dict[str, list[Any]] = {"source_rows": [], "rows": [], "isolation": []}
     for number, person in enumerate(chosen):
         in_train = np.flatnonzero(persons.train == person)
         if len(in_train):
