@@ -232,7 +232,8 @@ def plan_attacks(loaded: LoadedThreatModel, inputs: Inputs, reporter: StepReport
         shadow = spec.shadow.model_copy(update={"targets": sizing.targets})
     data, null_table = attack_tables(inputs.train, inputs.holdout, inputs.domain, spec.sample_size,
                                      model.attacker.known_columns, model.attacker.secret_columns, spec.n_attacks,
-                                     spec.seed)
+                                     spec.seed, *((inputs.persons.train, inputs.persons.holdout)
+                                                  if inputs.persons is not None else ()))
     if inputs.persons is not None:
         people = inputs.persons
         data = replace(data, persons=person_sample(inputs.train, people.train, inputs.holdout, people.holdout,
@@ -273,7 +274,8 @@ def run_attacks(plan: AttackPlan, inputs: Inputs, model: ThreatModel, candidate:
                                       model.rows_per_person)
             shadow = plan_shadow_attack(inputs.train, inputs.holdout, inputs.train_rows, inputs.holdout_rows,
                                         plan.shadow, inputs.domain, spec.seed, factory, mapper, model.privacy.delta,
-                                        lambda done, total: reporter.tasks(done, total, f"{factory.kind} shadow fits"))
+                                        lambda done, total: reporter.tasks(done, total, f"{factory.kind} shadow fits"),
+                                        persons=inputs.persons if model.privacy_unit == "person" else None)
             data = replace(data, shadow=shadow)
         if spec.audit.enabled:
             data = replace(data, audit=plan_audit(model, inputs, mapper, reporter))
@@ -286,14 +288,16 @@ def plan_audit(model: ThreatModel, inputs: Inputs, mapper: TaskMapper, reporter:
     """The canary audit's inputs: the holdout as the population, a factory of the release's kind, parameters
     and budget sampling ``synthetic_rows`` rows, and the claim (None for a non-DP baseline)."""
     audit = model.attacks.audit
-    rows = audit.synthetic_rows or int(40 * (audit.base_rows + audit.canaries / 2))
+    copies = model.rows_per_person  # 1 at row level; at person level a canary is a person of k rows
+    rows = audit.synthetic_rows or int(40 * (audit.base_rows + audit.canaries * copies / 2))
     factory = ShadowGenerator(model.generator.kind, model.generator.params, model.privacy.epsilon, model.privacy.delta,
                               model.privacy.allow_non_dp, inputs.domain, rows, model.compute.device,
                               model.rows_per_person)
     claim = model.privacy.epsilon if is_dp(model.generator.kind) else None
     return AuditSetup(inputs.holdout, factory.audit, mapper, audit.canaries, audit.runs, audit.base_rows,
                       model.privacy.delta, claim,
-                      progress=lambda done, total: reporter.tasks(done, total, f"{factory.kind} canary-audit fits"))
+                      progress=lambda done, total: reporter.tasks(done, total, f"{factory.kind} canary-audit fits"),
+                      rows_per_canary=copies)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Person-level releases end to end (issue 19): the pipeline on D and on D minus ALL rows of one patient, with the
 same key, nonce and start time, gives public manifests identical outside the declared DP outputs, whose
 charges are the same; the manifest states the person-level unit and no private count; the review package
-holds what the contribution bound dropped and the person-level membership attack by row count."""
+holds what the contribution bound dropped and the person-level membership attack by row count; the attack step
+attacks persons in the shadow attack, the canary audit and anonymeter's attacks."""
 from __future__ import annotations
 
 import json
@@ -13,7 +14,11 @@ import pytest
 
 from privsynth.data.bundled import bundled_table
 from privsynth.data.io import read_raw
-from privsynth.pipeline import run
+from privsynth.pipeline import _Silent, plan_attacks, prepare, run, run_attacks
+from privsynth.privacy.home import StewardHome
+from privsynth.privacy.noise import NoiseSource
+from privsynth.release.gate import declared_checks
+from privsynth.report.json_report import _attack
 from privsynth.threat_model import load_threat_model
 from tests.conftest import TEST_NONCE
 
@@ -94,3 +99,38 @@ def test_the_review_holds_the_bound_and_the_person_attack_by_row_count(neighbour
     attack = next(a for a in report["attacks"] if a["name"] == "membership_person_auc")
     assert 0 < attack["n"] and set(attack["details"]["by_source_rows_per_person"]) == {"1", "2-3", "4-9", "10+"}
     assert report["privacy"]["guarantee"].startswith("person-level") and report["privacy"]["unit"] == "person"
+
+
+
+def test_a_person_level_run_attacks_persons_in_the_shadow_attack_audit_and_anonymeter(tmp_path):
+    """The pipeline wires the person level through its attack step: shadow targets are persons (at most k rows,
+    all in or out), canaries are persons of k rows, anonymeter's targets one row per person; the report's shadow
+    summary says so. The step alone (read, plan, attack; no fit, utility or write, which the tests above cover):
+    the shadow attack and the audit fit their own tables, so a holdout sample stands in for the candidate."""
+    raw = read_raw(bundled_table("diabetes")).iloc[:2000]
+    raw.to_csv(tmp_path / "d.csv", index=False)
+    dropped = [c for c in load_threat_model(DIABETES_YAML).model.data.columns if c not in KEPT]
+    overrides = [f"data.source={tmp_path / 'd.csv'}", "data.holdout_fraction=0.5", "generator.kind=mst",
+                 f"data.drop_columns={json.dumps(dropped)}", "attacker.known_columns=[race, gender, age]",
+                 "attacker.secret_columns=[readmitted]", "attacks.sample_size=100", "attacks.n_attacks=50",
+                 "attacks.shadow.shadow_runs=8", "attacks.shadow.train_size=200", "attacks.shadow.targets=6",
+                 "attacks.audit.enabled=true", "attacks.audit.runs=1", "attacks.audit.base_rows=200",
+                 "attacks.audit.canaries=30", "compute.scheduler=synchronous", "gates.shadow_auc=report",
+                 *[f"gates.{g}=report" for g in REPORT_ONLY]]
+    loaded = load_threat_model(DIABETES_YAML, overrides)
+    inputs, _ = prepare(loaded, StewardHome.locate(tmp_path / "home"), NoiseSource.simulation(3))
+    plan = plan_attacks(loaded, inputs)
+    names = list(dict.fromkeys(d.check.name for d in declared_checks(loaded.model)))
+    attacks = run_attacks(plan, inputs, loaded.model, inputs.holdout.iloc[:300], names, _Silent())
+    found = {a.name: a for a in attacks}
+    shadow = found["shadow_auc"]
+    assert shadow.details["unit"] == "person" and shadow.details["max_rows_per_person"] == 3
+    assert all(1 <= t["rows"] <= 3 and len(t["source_rows"]) == t["rows"] for t in shadow.details["targets"])
+    assert shadow.n == 4 * len(shadow.details["targets"])  # held-out runs x target persons
+    assert shadow.positive_control is not None and shadow.positive_control.estimate > 0.9
+    assert _attack(shadow)["shadow"]["unit"] == "person"  # what the HTML report's shadow table reads
+    assert found["empirical_epsilon"].details["unit"] == "person"
+    canary = found["canary_epsilon"].details
+    assert canary["unit"] == "person" and canary["rows_per_canary"] == 3 and canary["group"] == 1
+    for name in ("linkability", "singling_out_univariate", "attribute_inference:readmitted"):
+        assert found[name].details["unit"] == "person" and found[name].details["persons_per_side"] <= 100

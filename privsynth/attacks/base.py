@@ -11,7 +11,7 @@ thresholds and pass/fail are the gate's business.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import numpy as np
@@ -89,13 +89,19 @@ class ShadowSetup:
     selection: str
     delta: float
     progress: Progress | None = None
+    #: person level: each target row's target person (0..persons-1), whose rows go in or out together; None
+    #: when every target row is its own target (row level)
+    owners: np.ndarray | None = None
+    #: person level: the contribution bound k (every target person has at most k rows)
+    rows_per_person: int | None = None
 
 
 @dataclass(frozen=True)
 class AuditSetup:
     """What the one-run canary audit (attacks/canary.py) needs: the attacker's population (holdout rows, never
     a training row of the release), the generator factory and task mapper, its sizes, and the claim it is
-    held against (None for a non-DP baseline), which only sets what its detection floor reports."""
+    held against (None for a non-DP baseline), which only sets what its detection floor reports. At person
+    level its canaries are persons of ``rows_per_canary`` rows."""
 
     population: pd.DataFrame
     fit_and_audit: FitAndAudit
@@ -107,6 +113,9 @@ class AuditSetup:
     claimed_epsilon: float | None
     alpha: float = 0.05
     progress: Progress | None = None
+    #: person level: the contribution bound k; each canary is then a person of k identical rows, in or out
+    #: together (attacks/canary.py); 1 at row level
+    rows_per_canary: int = 1
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,10 @@ class AttackData:
     shadow: ShadowSetup | None = None
     audit: AuditSetup | None = None
     persons: PersonSample | None = None
+    #: each member's and control row's person, when the threat model names a person column (internal, never
+    #: an attack feature): the anonymeter attacks then count persons (``anonymeter_targets``)
+    member_persons: np.ndarray | None = None
+    control_persons: np.ndarray | None = None
 
 
 Attack = Callable[[AttackData, pd.DataFrame], list[AttackResult]]
@@ -163,18 +176,59 @@ def attack_sample_size(train_rows: int, holdout_rows: int, sample_size: int) -> 
 
 def attack_tables(train: pd.DataFrame, holdout: pd.DataFrame, domain: PublicDomain, sample_size: int,
                   known_columns: Sequence[str], secret_columns: Sequence[str], n_attacks: int,
-                  seed: int) -> tuple[AttackData, pd.DataFrame]:
+                  seed: int, train_persons: np.ndarray | None = None,
+                  holdout_persons: np.ndarray | None = None) -> tuple[AttackData, pd.DataFrame]:
     """Members (training rows), control and null rows (disjoint holdout rows), all of one size; the null rows
-    are also the density attack's reference. Returns the attack data and the null table."""
+    are also the density attack's reference. Returns the attack data and the null table. ``train_persons`` /
+    ``holdout_persons``: each row's person, when the threat model names a person column; the data then keeps
+    the persons of its members and control rows (the rows drawn are the same either way)."""
     size = attack_sample_size(len(train), len(holdout), sample_size)
     rng = np.random.default_rng([seed, 0xA77])
-    members = train.iloc[np.sort(rng.choice(len(train), size, replace=False))].reset_index(drop=True)
+    member_rows = np.sort(rng.choice(len(train), size, replace=False))
+    members = train.iloc[member_rows].reset_index(drop=True)
     order = rng.permutation(len(holdout))
     control = holdout.iloc[np.sort(order[:size])].reset_index(drop=True)
     null = holdout.iloc[np.sort(order[size:2 * size])].reset_index(drop=True)
+    people = {} if train_persons is None or holdout_persons is None else \
+        {"member_persons": train_persons[member_rows], "control_persons": holdout_persons[np.sort(order[:size])]}
     data = AttackData(members, control, domain, tuple(known_columns), tuple(secret_columns), n_attacks, seed,
-                      reference=null)
+                      reference=null, **people)
     return data, null
+
+
+def anonymeter_targets(data: AttackData) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The members and control rows an anonymeter attack targets, and what its details should say of them.
+
+    Without persons: ``data.members`` and ``data.control`` as they are (nothing to add). With a person column:
+    ONE row per person on each side (a seeded uniform draw among the person's rows in the sample), both sides
+    then cut to the same number of persons by a seeded draw (anonymeter needs equal sizes). Its risks are
+    shares of attacked targets, so a person with 40 rows would otherwise weigh 40 times, and a singling-out
+    predicate that isolates "one row" among a person's near-identical rows would be counted against a person
+    it cannot single out. The unit of the risk is then the person."""
+    if data.member_persons is None or data.control_persons is None:
+        return data.members, data.control, {}
+    rng = np.random.default_rng([data.seed, 0x9E50])
+    members = data.members.iloc[_one_row_per_person(data.member_persons, rng)]
+    control = data.control.iloc[_one_row_per_person(data.control_persons, rng)]
+    size = min(len(members), len(control))
+    members = members.iloc[np.sort(rng.choice(len(members), size, replace=False))].reset_index(drop=True)
+    control = control.iloc[np.sort(rng.choice(len(control), size, replace=False))].reset_index(drop=True)
+    return members, control, {"unit": "person", "persons_per_side": size,
+                              "sample_rows_per_side": min(len(data.members), len(data.control)),
+                              "targets_are": "one seeded uniform row per person, sides cut to equal persons"}
+
+
+def with_unit(result: AttackResult, unit: Mapping[str, Any]) -> AttackResult:
+    """``result`` with ``unit`` (``anonymeter_targets``' note on persons) added to its details; unchanged when
+    there is nothing to add (row level)."""
+    return replace(result, details={**result.details, **unit}) if unit else result
+
+
+def _one_row_per_person(persons: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Positions (ascending) of one uniformly drawn row of each person in ``persons``."""
+    order = rng.permutation(len(persons))
+    first = pd.Series(persons[order]).drop_duplicates().index.to_numpy()
+    return np.sort(order[first])
 #: the most synthetic rows an attack compares with (anonymeter's attacks and the distance attack): a larger
 #: candidate is attacked through a seeded uniform sample of this size, so those attacks cost the same from
 #: 50,000 rows up. The bundled Adult and Bank Marketing candidates (about 39,000 and 36,000 rows) stay whole.

@@ -20,6 +20,14 @@ holds appear at all (an output domain read from the data). Their guess plans are
 Bonferroni correction. The audits of several runs are pooled: each canary of each run is a fair coin that
 only that run sees, so the bound holds for the whole set of fits.
 
+At person level (``AuditSetup.rows_per_canary`` = k, the contribution bound) a canary is a PERSON: one
+designed row repeated k times, and its coin adds or removes all k rows together, since the person is the unit
+the epsilon is claimed for. k identical rows are the person who moves their own cells the most (k rows in each,
+where k different rows would move k cells by one each), so a mechanism that charged for one row instead of k
+shows most plainly. The coin is still ONE add/remove step of the claim's neighbouring (one person of at most k
+rows), so the bound keeps group 1 (one_run.py ``group`` counts person steps, not rows); the expected counts the
+``cells`` scorer compares with count k rows for every other canary of a cell, half of them in.
+
 What it cannot see (bench/README.md): a correct noise scale is the point of DP, so a mechanism whose noise is
 a third of its charge at a claimed epsilon 1 still moves one canary's cells by a fraction of that noise; at
 delta 1e-9 no black-box audit of this size tells it from a correct one. So the same fits also carry a white-box
@@ -98,13 +106,15 @@ class CanaryTask:
     base: pd.DataFrame
     canaries: pd.DataFrame
     expected_rows: float
+    rows_per_canary: int = 1
 
 
 def run_canary_task(task: CanaryTask) -> tuple[np.ndarray, AuditedFit]:
     """Fit, sample, and score every canary of the run (on the worker: 2 x m scores and the noise audit travel
     back, the synthetic table does not)."""
     fit = task.fit_and_audit(task.train, task.seed)
-    scores = canary_scores(fit.synthetic, task.base, task.canaries, task.domain, task.expected_rows)
+    scores = canary_scores(fit.synthetic, task.base, task.canaries, task.domain, task.expected_rows,
+                           task.rows_per_canary)
     return scores, dataclasses.replace(fit, synthetic=fit.synthetic.iloc[:0])
 
 
@@ -117,12 +127,13 @@ def _count_of(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
 
 
 def canary_scores(synthetic: pd.DataFrame, base: pd.DataFrame, canaries: pd.DataFrame, domain: PublicDomain,
-                  expected_rows: float) -> np.ndarray:
-    """Two scores per canary (2 x canaries), one per guesser (``SCORERS``).
+                  expected_rows: float, rows_per_canary: int = 1) -> np.ndarray:
+    """Two scores per canary (2 x canaries), one per guesser (``SCORERS``); ``canaries`` holds one row per
+    canary, each of which is ``rows_per_canary`` identical rows when it is in (a canary person).
 
     ``cells``: summed over every pair of columns, the log ratio of the synthetic count of the canary's 2-way
-    cell to what the auditor knows is there without it (its base rows and half of the other canaries in the
-    cell, scaled to the synthetic table's size), both plus one. A pair the mechanism measured shows an
+    cell to what the auditor knows is there without it (its base rows and half of the other canaries' rows in
+    the cell, scaled to the synthetic table's size), both plus one. A pair the mechanism measured shows an
     included canary; the others add noise (which pairs were measured is the mechanism's secret: black box).
     ``unseen values``: how many of the canary's values that no base row and no other canary holds appear in
     the synthetic table. A correct mechanism shows such a value from its noise whether or not the canary was
@@ -140,19 +151,22 @@ def canary_scores(synthetic: pd.DataFrame, base: pd.DataFrame, canaries: pd.Data
     for j, k in itertools.combinations(range(len(domain.names)), 2):
         size_k = coders[domain.names[k]].size
         keys = {name: np.sort(_pair_keys(codes, j, k, size_k)) for name, codes in encoded.items()}
-        scores += _log_ratio(keys, _pair_keys(encoded["canaries"], j, k, size_k), scale)
+        scores += _log_ratio(keys, _pair_keys(encoded["canaries"], j, k, size_k), scale, rows_per_canary)
     return np.stack([scores, unseen])
 
 
-def _log_ratio(keys: dict[str, np.ndarray], query: np.ndarray, scale: float) -> np.ndarray:
+def _log_ratio(keys: dict[str, np.ndarray], query: np.ndarray, scale: float, rows_per_canary: int = 1
+               ) -> np.ndarray:
     """log((synthetic count + 1) / (expected count without the canary + 1)) of each canary's cell."""
-    expected = (_count_of(keys["base"], query) + 0.5 * (_count_of(keys["canaries"], query) - 1)) * scale
+    others = 0.5 * rows_per_canary * (_count_of(keys["canaries"], query) - 1)
+    expected = (_count_of(keys["base"], query) + others) * scale
     return np.log((_count_of(keys["synthetic"], query) + 1.0) / (expected + 1.0))
 
 
 def draw_audit_tables(population: pd.DataFrame, canaries: pd.DataFrame, base_rows: int, runs: int,
-                      seed: int) -> tuple[np.ndarray, list[pd.DataFrame], list[pd.DataFrame]]:
-    """Membership (runs x canaries, fair coins), each run's base rows and its training table (shuffled)."""
+                      seed: int, rows_per_canary: int = 1) -> tuple[np.ndarray, list[pd.DataFrame], list[pd.DataFrame]]:
+    """Membership (runs x canaries, fair coins), each run's base rows and its training table (shuffled). An
+    included canary brings ``rows_per_canary`` identical rows (a canary person: all or none of them)."""
     if base_rows > len(population):
         raise DataError(f"attacks.audit.base_rows {base_rows} exceeds the {len(population)} holdout rows the audit "
                         "draws from; lower it or raise data.holdout_fraction")
@@ -162,7 +176,8 @@ def draw_audit_tables(population: pd.DataFrame, canaries: pd.DataFrame, base_row
         rng = np.random.default_rng([seed, 0xA0D17, run])
         membership[run] = rng.random(len(canaries)) < 0.5
         base = population.iloc[np.sort(rng.choice(len(population), base_rows, replace=False))]
-        frame = pd.concat([base, canaries[membership[run]]], ignore_index=True)
+        included = canaries[membership[run]]
+        frame = pd.concat([base, *[included] * rows_per_canary], ignore_index=True)
         bases.append(base.reset_index(drop=True))
         tables.append(frame.iloc[rng.permutation(len(frame))].reset_index(drop=True))
     return membership, bases, tables
@@ -206,10 +221,12 @@ def run_canary_audit(setup: AuditSetup, domain: PublicDomain, seed: int) -> dict
     """Design the canaries, fit the generator ``setup.runs`` times on the cluster, score and bound."""
     start = time.perf_counter()
     canaries = domain.cast(design_canaries(domain, setup.canaries, seed))
-    membership, bases, tables = draw_audit_tables(setup.population, canaries, setup.base_rows, setup.runs, seed)
-    expected = setup.base_rows + setup.canaries / 2
+    copies = setup.rows_per_canary
+    membership, bases, tables = draw_audit_tables(setup.population, canaries, setup.base_rows, setup.runs, seed,
+                                                  copies)
+    expected = setup.base_rows + setup.canaries * copies / 2
     tasks = [CanaryTask(run, table, int(np.random.SeedSequence([seed, 0xCA4, run]).generate_state(1)[0]),
-                        setup.fit_and_audit, domain, base, canaries, expected)
+                        setup.fit_and_audit, domain, base, canaries, expected, copies)
              for run, (base, table) in enumerate(zip(bases, tables))]
     outcome = setup.map_tasks(run_canary_task, tasks, setup.progress, "audit-run")
     scores = np.concatenate([run_scores for run_scores, _ in outcome.results], axis=1)
@@ -226,6 +243,9 @@ def run_canary_audit(setup: AuditSetup, domain: PublicDomain, seed: int) -> dict
             "confidence": 1 - setup.alpha, "claimed_epsilon": setup.claimed_epsilon, **floor.as_details(),
             "retried_tasks": [vars(f) for f in outcome.failed_attempts], "workers": outcome.workers,
             "cluster": outcome.where, "wall_seconds": round(time.perf_counter() - start, 2),
+            **({} if copies == 1 else {"unit": "person", "rows_per_canary": copies, "group": 1,
+                                       "canaries_are": f"persons of {copies} identical designed rows, added or "
+                                                       "removed together (one person step each)"}),
             "noise": noise_audit([fit for _, fit in outcome.results], setup.claimed_epsilon)}
 
 

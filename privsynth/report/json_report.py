@@ -91,6 +91,7 @@ def _attack(attack: AttackResult) -> dict[str, Any]:
     attack the summary the report prints (targets by source row number and rates, never values)."""
     out = {**attack.to_dict(), "meaning": _meaning(attack.name)}
     if attack.name == "shadow_auc":
-        keys = ("runs", "held_out_runs", "train_size", "selection", "targets", "tpr_at_fpr_0.1", "tpr_at_fpr_0.01")
+        keys = ("runs", "held_out_runs", "train_size", "selection", "targets", "tpr_at_fpr_0.1", "tpr_at_fpr_0.01",
+                "unit", "max_rows_per_person")  # the last two at person level only
         out["shadow"] = {k: attack.details[k] for k in keys if k in attack.details}
     return out

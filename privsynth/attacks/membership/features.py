@@ -17,6 +17,13 @@ rows so tables of any size compare:
 
 Global summaries (means, overall correlations) are left out on purpose: they do not say WHICH record moved
 them, and a classifier shared by all targets would learn noise from them.
+
+At person level a target is a PERSON and their rows go in or out together, so every row's slice moves with the
+same coin. A person's features are the MEAN of their rows' features: the shifts of all their rows add up while
+each slice's own noise averages out, where a maximum would keep one row and discard the rest (and "closest"
+points the other way: for it the member direction is the minimum). Each feature is then ranked within its
+target across runs (shadow.py), so the mean's level does not matter, only its movement. A one-row person gets
+exactly their row's features.
 """
 from __future__ import annotations
 
@@ -41,16 +48,19 @@ class TargetView:
     numbers: np.ndarray       # targets x numeric columns (NaN = missing)
     upper_side: np.ndarray    # targets x numeric columns: at or above the reference median
     numeric_columns: tuple[str, ...]
+    #: person level: each target row's target (0..persons-1); None when every row is its own target
+    owners: np.ndarray | None = None
 
     @classmethod
-    def build(cls, targets: pd.DataFrame, reference: pd.DataFrame, domain: PublicDomain) -> "TargetView":
+    def build(cls, targets: pd.DataFrame, reference: pd.DataFrame, domain: PublicDomain,
+              owners: np.ndarray | None = None) -> "TargetView":
         numeric = tuple(n for n, s in domain.columns.items() if isinstance(s, NumericColumn))
         numbers = np.column_stack([pd.to_numeric(targets[n], errors="coerce").to_numpy(float) for n in numeric]) \
             if numeric else np.empty((len(targets), 0))
         medians = np.array([np.nanmedian(pd.to_numeric(reference[n], errors="coerce").to_numpy(float))
                             for n in numeric])
         codes, _ = domain.encode(targets)
-        return cls(neighbours.encode(targets, domain), codes, numbers, numbers >= medians[None, :], numeric)
+        return cls(neighbours.encode(targets, domain), codes, numbers, numbers >= medians[None, :], numeric, owners)
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -65,7 +75,23 @@ def feature_names(domain: PublicDomain) -> list[str]:
 
 
 def target_features(synthetic: pd.DataFrame, view: TargetView, domain: PublicDomain) -> np.ndarray:
-    """Features (targets x len(feature_names)) of one synthetic table; rows follow ``view``'s targets."""
+    """Features (targets x len(feature_names)) of one synthetic table; rows follow ``view``'s targets, or, at
+    person level (``view.owners``), its target persons: the mean over each person's rows."""
+    rows = _row_features(synthetic, view, domain)
+    if view.owners is None:
+        return rows
+    return mean_by_owner(rows, view.owners)
+
+
+def mean_by_owner(rows: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    """The mean of ``rows`` (rows x features) over the rows of each owner (owners 0..n-1, each with a row)."""
+    count = np.bincount(owners)
+    total = np.zeros((len(count), rows.shape[1]))
+    np.add.at(total, owners, rows)
+    return total / count[:, None]
+
+
+def _row_features(synthetic: pd.DataFrame, view: TargetView, domain: PublicDomain) -> np.ndarray:
     if len(synthetic) == 0:
         raise ValueError("the generator sampled no rows: a shadow run needs a synthetic table")
     n = len(synthetic)

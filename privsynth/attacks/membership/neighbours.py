@@ -78,16 +78,22 @@ def squared_distances(queries: Encoded, reference: Encoded) -> np.ndarray:
     return np.maximum(d2, 0.0, out=d2)
 
 
-def nearest(queries: Encoded, reference: Encoded, k: int = 1, skip_self: bool = False) -> np.ndarray:
+def nearest(queries: Encoded, reference: Encoded, k: int = 1, skip_self: bool = False,
+            owners: np.ndarray | None = None) -> np.ndarray:
     """Distances from each query row to its ``k`` nearest reference rows (queries x k, ascending).
 
-    ``skip_self``: queries and reference are the same rows, and a row is not its own neighbour."""
+    ``skip_self``: queries and reference are the same rows, and a row is not its own neighbour. ``owners``
+    (with ``skip_self``): each row's person as an integer code; no row of the same person is a neighbour
+    either, so a person's isolation is measured against OTHER persons (their own similar rows would hide
+    them otherwise)."""
     out = np.empty((len(queries), k))
     for start in range(0, len(queries), BLOCK):
         block = queries.take(np.arange(start, min(start + BLOCK, len(queries))))
         d2 = squared_distances(block, reference)
         if skip_self:
             d2[np.arange(len(d2)), np.arange(start, start + len(d2))] = np.inf
+            if owners is not None:
+                d2[owners[start:start + len(d2), None] == owners[None, :]] = np.inf
         part = np.partition(d2, k - 1, axis=1)[:, :k] if k < d2.shape[1] else d2
         out[start:start + len(d2)] = np.sqrt(np.sort(part, axis=1)[:, :k])
     return out

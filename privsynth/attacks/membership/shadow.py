@@ -9,6 +9,14 @@ module never imports a generator), the synthetic output becomes features per tar
 random forest shared by all targets learns "in" from "out" on the first half of the runs; it is scored on the
 second half, which it never saw. Each feature is first turned into its rank among the same target's training
 runs, so one classifier serves targets whose raw feature levels differ by orders of magnitude.
+
+At person level (the threat model's unit is the person) a target is a PERSON: one coin per person puts all of
+their kept rows (at most k, the contribution bound) in or out together, never some of them. Reference rows fill
+each set to exactly ``train_size`` rows, so neither the size nor a split person gives the coin away. Given the
+other coins, "out" is "in" with the person's m <= k rows swapped for m uniformly drawn reference rows: a
+removal and an addition of at most k rows each, two steps of the person-level neighbouring the claim is made
+for (the release's mechanism charges every query for k rows), which is the group of 2 the epsilon audit
+already assumes (audit.py).
 """
 from __future__ import annotations
 
@@ -67,36 +75,42 @@ def _run_seed(seed: int, run: int) -> int:
 
 
 def draw_training_sets(targets: pd.DataFrame, reference: pd.DataFrame, train_size: int, runs: int,
-                       seed: int) -> tuple[np.ndarray, list[pd.DataFrame]]:
+                       seed: int, owners: np.ndarray | None = None) -> tuple[np.ndarray, list[pd.DataFrame]]:
     """Membership (runs x targets) and each run's training set: the chosen targets plus reference rows, exactly
-    ``train_size`` rows in a seeded random order. Seeded per run, so a run never depends on the others."""
+    ``train_size`` rows in a seeded random order. Seeded per run, so a run never depends on the others.
+
+    ``owners`` (person level): each target row's target person, 0..persons-1; membership is then runs x persons
+    and a person's rows are all in or all out of a set."""
     if train_size <= len(targets):
-        raise ValueError(f"train_size {train_size} must exceed the number of targets ({len(targets)})")
+        raise ValueError(f"train_size {train_size} must exceed the number of target rows ({len(targets)})")
     if train_size > len(reference):
         raise ValueError(f"train_size {train_size} exceeds the {len(reference)} reference rows")
-    membership = np.zeros((runs, len(targets)), dtype=bool)
+    units = len(targets) if owners is None else int(owners.max()) + 1
+    membership = np.zeros((runs, units), dtype=bool)
     sets = []
     for run in range(runs):
         rng = np.random.default_rng([seed, 0x5E7, run])
-        membership[run] = rng.random(len(targets)) < 0.5
-        filler = rng.choice(len(reference), size=train_size - int(membership[run].sum()), replace=False)
-        frame = pd.concat([reference.iloc[np.sort(filler)], targets[membership[run]]], ignore_index=True)
+        membership[run] = rng.random(units) < 0.5
+        rows_in = membership[run] if owners is None else membership[run][owners]
+        filler = rng.choice(len(reference), size=train_size - int(rows_in.sum()), replace=False)
+        frame = pd.concat([reference.iloc[np.sort(filler)], targets[rows_in]], ignore_index=True)
         sets.append(frame.iloc[rng.permutation(len(frame))].reset_index(drop=True))
     return membership, sets
 
 
 def run_shadow_models(targets: pd.DataFrame, reference: pd.DataFrame, domain: PublicDomain,
                       fit_and_sample: FitAndSample, train_size: int, runs: int, seed: int, map_tasks: TaskMapper,
-                      progress: Progress | None = None) -> ShadowRuns:
-    """Fit ``runs`` shadow generators, as tasks of ``map_tasks`` (the pipeline's compute cluster)."""
-    membership, sets = draw_training_sets(targets, reference, train_size, runs, seed)
+                      progress: Progress | None = None, owners: np.ndarray | None = None) -> ShadowRuns:
+    """Fit ``runs`` shadow generators, as tasks of ``map_tasks`` (the pipeline's compute cluster). ``owners``:
+    person level, each target row's target person (``draw_training_sets``)."""
+    membership, sets = draw_training_sets(targets, reference, train_size, runs, seed, owners)
     held_out = membership[runs // 2:].reshape(-1)
     if held_out.sum() < 2 or (~held_out).sum() < 2:  # checked before any fit: the verdict could not be scored
-        raise PrivsynthError(f"attacks.shadow: the {runs - runs // 2} held-out runs x {len(targets)} target(s) "
+        raise PrivsynthError(f"attacks.shadow: the {runs - runs // 2} held-out runs x {membership.shape[1]} target(s) "
                              f"give {int(held_out.sum())} pairs with the target in and {int((~held_out).sum())} "
                              "without; the attack needs at least 2 of each. Raise attacks.shadow.shadow_runs "
                              "or attacks.shadow.targets")
-    view = TargetView.build(targets, reference, domain)
+    view = TargetView.build(targets, reference, domain, owners)
     tasks = [ShadowTask(run, train, _run_seed(seed, run), fit_and_sample, view, domain)
              for run, train in enumerate(sets)]
     outcome = map_tasks(run_shadow_task, tasks, progress, "shadow-run")

@@ -56,3 +56,35 @@ def pick_targets(frame: pd.DataFrame, domain: PublicDomain, n: int, selection: S
         chosen = pool[np.random.default_rng([seed, 0x7A6]).choice(len(pool), size=n, replace=False)]
     return np.asarray(chosen, dtype=np.int64), scores
 
+
+
+def pick_target_persons(frame: pd.DataFrame, ids: np.ndarray, domain: PublicDomain, n: int, selection: Selection,
+                        seed: int, k: int = 5) -> tuple[np.ndarray, pd.Series]:
+    """``n`` target PERSONS of ``frame`` (``ids``: each row's person) and the isolation of every candidate person.
+
+    A person's isolation is that of their MOST isolated row, each row measured against the rows of OTHER persons
+    (a patient's own encounters resemble each other and would hide them). The maximum, not the mean: the
+    person-level guarantee must hold for the person's most exposed row, and a mean would dilute one outlying
+    encounter with ordinary ones. ``isolated``: the n most isolated candidate persons (ties broken by the order of
+    first appearance); ``random``: a seeded uniform draw among them.
+
+    On a table of more than ``MAX_CANDIDATES`` rows the candidates are whole persons, drawn in a seeded order
+    until their rows would exceed that many, so a candidate person is always measured with all of their rows."""
+    codes, first = pd.factorize(pd.Series(ids, dtype=object))
+    if len(frame) <= MAX_CANDIDATES:
+        pool = np.arange(len(frame))
+    else:
+        order = np.random.default_rng([seed, 0x151]).permutation(len(first))
+        sizes = np.bincount(codes, minlength=len(first))[order]
+        chosen_persons = order[np.cumsum(sizes) <= MAX_CANDIDATES]
+        pool = np.flatnonzero(np.isin(codes, chosen_persons))
+    rows = neighbours.encode(frame.iloc[pool], domain)
+    row_isolation = neighbours.nearest(rows, rows, k=k, skip_self=True, owners=codes[pool]).mean(axis=1)
+    isolation = pd.Series(row_isolation).groupby(codes[pool], sort=False).max()
+    isolation.index = first[isolation.index]
+    n = min(n, len(isolation))
+    if selection == "isolated":
+        chosen = isolation.index[np.argsort(-isolation.to_numpy(), kind="stable")[:n]]
+    else:
+        chosen = isolation.index[np.random.default_rng([seed, 0x7A7]).choice(len(isolation), size=n, replace=False)]
+    return np.asarray(chosen, dtype=object), isolation
