@@ -23,9 +23,21 @@ from privsynth.errors import DataError
 from privsynth.parallel import MapOutcome, Progress
 from privsynth.results import AttackResult
 
-#: the column a person-level shadow or audit training set may carry with each row's person id; the pipeline's
-#: fit takes it out before the generator sees the rows (DP-SGD samples and clips persons by it)
+#: the column a person-level shadow or audit training set carries with each row's person (a label, not a real
+#: id): the pipeline's fit takes it out before the generator sees the rows and hands it to PrivateData, so a
+#: DP-SGD shadow fit samples and clips persons exactly as the release fit does
 PERSON_KEY = "__person__"
+
+
+def with_person_key(frame: pd.DataFrame, persons: Sequence[str]) -> pd.DataFrame:
+    """``frame`` with the ``PERSON_KEY`` column set to ``persons`` (one label per row)."""
+    return frame.assign(**{PERSON_KEY: list(persons)})
+
+
+def synthetic_only(frame: pd.DataFrame) -> pd.DataFrame:
+    """A fit's output without ``PERSON_KEY``: a control that republishes its training set (the copying
+    generator) would otherwise carry the labels into the features."""
+    return frame.drop(columns=[PERSON_KEY], errors="ignore")
 
 A = TypeVar("A")
 T = TypeVar("T")

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from privsynth.attacks.base import AttackData, AuditedFit, AuditSetup, FitAndAudit
+from privsynth.attacks.base import AttackData, AuditedFit, AuditSetup, FitAndAudit, synthetic_only, with_person_key
 from privsynth.attacks.one_run import detection_floor, epsilon_lower_bound
 from privsynth.data.domain import PublicDomain
 from privsynth.errors import DataError
@@ -113,6 +113,7 @@ def run_canary_task(task: CanaryTask) -> tuple[np.ndarray, AuditedFit]:
     """Fit, sample, and score every canary of the run (on the worker: 2 x m scores and the noise audit travel
     back, the synthetic table does not)."""
     fit = task.fit_and_audit(task.train, task.seed)
+    fit = dataclasses.replace(fit, synthetic=synthetic_only(fit.synthetic))
     scores = canary_scores(fit.synthetic, task.base, task.canaries, task.domain, task.expected_rows,
                            task.rows_per_canary)
     return scores, dataclasses.replace(fit, synthetic=fit.synthetic.iloc[:0])
@@ -178,6 +179,9 @@ def draw_audit_tables(population: pd.DataFrame, canaries: pd.DataFrame, base_row
         base = population.iloc[np.sort(rng.choice(len(population), base_rows, replace=False))]
         included = canaries[membership[run]]
         frame = pd.concat([base, *[included] * rows_per_canary], ignore_index=True)
+        if rows_per_canary > 1:  # a canary person's k rows share a label; each base row is its own person
+            frame = with_person_key(frame, [f"b{i}" for i in range(len(base))] +
+                                    [f"c{j}" for j in np.flatnonzero(membership[run])] * rows_per_canary)
         bases.append(base.reset_index(drop=True))
         tables.append(frame.iloc[rng.permutation(len(frame))].reset_index(drop=True))
     return membership, bases, tables

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from privsynth.attacks.base import AttackData, AuditedFit, AuditSetup, anonymeter_targets, attack_tables
+from privsynth.attacks.base import PERSON_KEY, AttackData, AuditedFit, AuditSetup, anonymeter_targets, attack_tables
 from privsynth.attacks.canary import draw_audit_tables, run_canary_audit
 from privsynth.attacks.linkability import linkability
 from privsynth.attacks.membership.shadow import copy_training_rows, draw_training_sets
@@ -102,9 +102,14 @@ def test_a_shadow_training_set_holds_all_or_none_of_each_target_persons_rows(pla
     target_hashes = _hashes(plan.targets)
     for run, frame in enumerate(sets):
         assert len(frame) == plan.train_size  # the size never gives a coin away
+        labels, frame = frame[PERSON_KEY], frame.drop(columns=[PERSON_KEY])
         present = pd.Series(np.isin(target_hashes, _hashes(frame))).groupby(plan.owners).agg(["all", "any"])
         assert (present["all"] == present["any"]).all()  # never split across in and out
         assert list(present["all"]) == list(membership[run])
+        # the fit is told whose each row is: a target person's rows share one label, filler rows have their own
+        in_targets = labels.str.startswith("t")
+        assert in_targets.sum() == int(np.isin(plan.owners, np.flatnonzero(membership[run])).sum())
+        assert labels[in_targets].nunique() == int(membership[run].sum()) and labels[~in_targets].is_unique
     again, _ = draw_training_sets(plan.targets, plan.population, plan.train_size, 12, seed=3, owners=plan.owners)
     assert (again == membership).all()
 
@@ -154,9 +159,14 @@ def test_canaries_are_persons_of_k_rows_in_or_out_together(setting, raw):
     membership, bases, tables = draw_audit_tables(inputs.holdout, canaries, 400, runs=3, seed=1, rows_per_canary=K)
     for run, table in enumerate(tables):
         assert len(table) == 400 + K * int(membership[run].sum())
+        labels, table = table[PERSON_KEY], table.drop(columns=[PERSON_KEY])
         counts = pd.Series(_hashes(table)).value_counts()
         in_table = np.array([counts.get(h, 0) for h in _hashes(canaries)])
         assert list(in_table) == [K if m else 0 for m in membership[run]]
+        # a canary person's k rows share one label (the fit groups them); every base row is its own person
+        canary_labels = labels[labels.str.startswith("c")]
+        assert (canary_labels.value_counts() == K).all() and canary_labels.nunique() == int(membership[run].sum())
+        assert labels[labels.str.startswith("b")].is_unique
 
 
 def test_the_person_canary_audit_catches_a_copying_generator_and_not_a_blind_one(setting, unseen):

@@ -355,3 +355,26 @@ def test_a_separate_holdout_file_is_bounded_too_and_row_counts_are_taken_before_
     assert set(persons.holdout) == holdout_ids and len(inputs.holdout) == len(persons.holdout)
     assert pd.Series(persons.holdout).value_counts().max() <= K
     assert (persons.source_rows.sort_index() == ids.value_counts().sort_index()).all()
+
+
+@pytest.mark.filterwarnings("ignore:Full backward hook is firing")
+def test_a_person_level_dp_sgd_audit_fit_samples_the_canary_persons_whole(neighbours):
+    """The canary audit's training tables label each canary person's k rows (attacks/base.py PERSON_KEY); the
+    pipeline's fit hands the labels to PrivateData, so DP-SGD samples persons there as in the release fit: its
+    sample rate is a rate over the labelled persons, not over rows."""
+    from privsynth.attacks.canary import draw_audit_tables
+    from privsynth.pipeline import ShadowGenerator
+
+    full, _ = neighbours
+    canaries = full.holdout.iloc[:150]
+    membership, _, tables = draw_audit_tables(full.holdout.iloc[150:], canaries, 300, runs=1, seed=2,
+                                              rows_per_canary=K)
+    persons = 300 + int(membership[0].sum())
+    assert len(tables[0]) == 300 + K * int(membership[0].sum())
+    fit = ShadowGenerator("dp-tvae", {"epochs": 1, "batch_size": 40, "hidden": 16, "count_sigma": 10.0}, 3.0, 1e-6,
+                          False, full.domain, 50, device="cpu", rows_per_person=K)
+    synthetic, odometer = fit._fit(tables[0], seed=4, tap=None)
+    assert "__person__" not in synthetic.columns and len(synthetic) == 50
+    phase = odometer.charges[-1]
+    rate = phase.params["sample_rate"]
+    assert rate == pytest.approx(40 / persons, rel=0.1) and abs(rate - 40 / persons) < abs(rate - 40 / len(tables[0]))

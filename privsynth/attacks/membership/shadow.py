@@ -28,7 +28,7 @@ import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GroupKFold
 
-from privsynth.attacks.base import FitAndSample, TaskMapper
+from privsynth.attacks.base import FitAndSample, TaskMapper, synthetic_only, with_person_key
 from privsynth.attacks.membership.features import TargetView, target_features
 from privsynth.attacks.stats import auc_with_delong_ci, clopper_pearson, mann_whitney_auc, roc_points
 from privsynth.data.domain import PublicDomain
@@ -49,7 +49,7 @@ class ShadowTask:
 
 def run_shadow_task(task: ShadowTask) -> np.ndarray:
     """One shadow run: fit, sample, and the features of every target (targets x features)."""
-    return target_features(task.fit_and_sample(task.train, task.seed), task.view, task.domain)
+    return target_features(synthetic_only(task.fit_and_sample(task.train, task.seed)), task.view, task.domain)
 
 
 def copy_training_rows(train: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -94,6 +94,8 @@ def draw_training_sets(targets: pd.DataFrame, reference: pd.DataFrame, train_siz
         rows_in = membership[run] if owners is None else membership[run][owners]
         filler = rng.choice(len(reference), size=train_size - int(rows_in.sum()), replace=False)
         frame = pd.concat([reference.iloc[np.sort(filler)], targets[rows_in]], ignore_index=True)
+        if owners is not None:  # who is whom, for a fit that groups persons (each filler row its own person)
+            frame = with_person_key(frame, [f"r{i}" for i in np.sort(filler)] + [f"t{o}" for o in owners[rows_in]])
         sets.append(frame.iloc[rng.permutation(len(frame))].reset_index(drop=True))
     return membership, sets
 
