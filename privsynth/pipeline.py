@@ -142,7 +142,8 @@ class ShadowGenerator:
         synthetic, odometer = self._fit(train, seed, tap)
         squares, values = tap.totals()
         return AuditedFit(synthetic, squares, values,
-                          functools.partial(implied_epsilon, odometer.charges, odometer.delta, odometer.accountant),
+                          functools.partial(implied_epsilon, odometer.charges, odometer.delta, odometer.accountant,
+                                            rows_per_person=self.rows_per_person),
                           implied_method(odometer.accountant))
 
     def _fit(self, train: pd.DataFrame, seed: int, tap: NoiseTap | None) -> tuple[pd.DataFrame, Odometer]:

@@ -28,6 +28,10 @@ epsilon the claim is held against:
   mechanism's epsilon at the declared delta, at the stated confidence. Assumptions: the noise is Gaussian as
   charged (only its scale is measured); the selection steps (exponential mechanism) are not counted, so the
   bound understates; for AIM, whose noise schedule adapts to earlier answers, it is the schedule this fit ran.
+  At person level (k rows per person) each answer is held to the sensitivity k the THREAT MODEL declares,
+  not to the one the door recorded: a door that forgot the factor k would record sensitivity 1 and a noise
+  scale k times too small, and its measured ratio would still read 1. (The person count DP-SGD buys has
+  sensitivity 1 at any k and is marked so by the door.)
 * rdp/prv (DP-SGD): the claim's own accountant re-run with every noise multiplier times the ratio bound. That
   is an upper bound on the epsilon of the run as measured, not a lower bound, so here the audit is a fault
   detector: above the claim means the noise added is less than the noise the claim paid for.
@@ -86,13 +90,21 @@ def implied_method(accountant: str) -> str:
     return f"the claim's {accountant} accountant with the measured noise (a fault detector, not a lower bound)"
 
 
-def implied_epsilon(charges: Sequence["Charge"], delta: float, accountant: str, ratio: float) -> float:
+def implied_epsilon(charges: Sequence["Charge"], delta: float, accountant: str, ratio: float,
+                    rows_per_person: int = 1) -> float:
     """The epsilon of the fit whose ``charges`` were made if every noise scale were ``ratio`` times the one
-    charged (``implied_method`` says how; module docstring). 0 for a fit without Gaussian noise."""
+    charged (``implied_method`` says how; module docstring). 0 for a fit without Gaussian noise.
+    ``rows_per_person``: the threat model's contribution bound k; a Gaussian answer's sensitivity is taken as
+    at least k (except a count of persons, which one person moves by 1)."""
     ratio = max(ratio, MIN_RATIO)
     if accountant == "zcdp":
         gaussian = [c for c in charges if c.mechanism == "gaussian"]
-        mu = math.sqrt(sum((c.params["sensitivity"] / c.params["sigma"]) ** 2 for c in gaussian)) / ratio
+
+        def sensitivity(charge: "Charge") -> float:
+            recorded = float(charge.params["sensitivity"])
+            return recorded if charge.params.get("counts") == "persons" else max(recorded, rows_per_person)
+
+        mu = math.sqrt(sum((sensitivity(c) / c.params["sigma"]) ** 2 for c in gaussian)) / ratio
         return gaussian_dp_epsilon(mu, delta) if gaussian else 0.0
     entries = [c.entry for c in charges if c.entry is not None]
     scaled = [HistoryEntry(e.noise_multiplier * ratio, e.sample_rate, e.steps) for e in entries]

@@ -289,7 +289,8 @@ class PrivateData:
             units = len(self._codes)
         else:
             units = len(pd.unique(self._require_persons(label)))
-        self.odometer.charge(label, "gaussian", gaussian_rho(sigma), sigma=sigma, sensitivity=1)
+        self.odometer.charge(label, "gaussian", gaussian_rho(sigma), sigma=sigma, sensitivity=1,
+                             counts="rows" if self.rows_per_person == 1 else "persons")
         noisy = float(units + self._gaussian(sigma))
         if self.noise_tap is not None:
             self.noise_tap.record(noisy, units, sigma)

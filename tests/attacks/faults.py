@@ -6,6 +6,8 @@ breaks the mechanism behind the door, the way shipped DP synthesizers broke (sha
 * ``NoiseScaledMST``: the door draws Gaussian noise at ``noise_factor`` times the sigma it charged (0: noise
   off; 1/3: an actual epsilon about three times the claim at a claimed epsilon 1);
 * ``NoiseThirdTVAE``: dp-tvae whose DP-SGD runs at a third of the noise multiplier the accountant charged;
+* ``RowSensitivityMST``: at person level, a door that forgets the contribution bound: it charges and adds
+  noise for one row where a person has k (records sensitivity 1 and noise sigma, not k sigma);
 * ``DataDomainMST``: MST whose output domain is read from the training rows (a value no training row holds
   is never sampled; SmartNoise categories, synthcity's ``nunique``).
 """
@@ -55,6 +57,14 @@ class _ThirdMultiplier(door.PrivateData):
     def _start_dpsgd(self, module, optimizer, features, **session):  # type: ignore[no-untyped-def]
         session["noise_multiplier"] /= 3.0
         return super()._start_dpsgd(module, optimizer, features, **session)
+
+
+class RowSensitivityMST(MST):
+    kind = "mst-row-sensitivity"
+
+    def fit(self, private: door.PrivateData, progress: Progress = silent) -> "RowSensitivityMST":
+        private.rows_per_person = 1  # the door's bug: every answer priced and noised for one row
+        return super().fit(private, progress)
 
 
 class NoiseThirdTVAE(DPTVAE):

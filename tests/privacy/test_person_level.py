@@ -378,3 +378,27 @@ def test_a_person_level_dp_sgd_audit_fit_samples_the_canary_persons_whole(neighb
     phase = odometer.charges[-1]
     rate = phase.params["sample_rate"]
     assert rate == pytest.approx(40 / persons, rel=0.1) and abs(rate - 40 / persons) < abs(rate - 40 / len(tables[0]))
+
+
+def test_the_noise_audit_holds_each_answer_to_the_declared_bound_k(neighbours):
+    """A door that forgets the contribution bound (records sensitivity 1 and adds noise sigma where a person has
+    k rows) reads as noise ratio 1, since it adds the noise it recorded; the audit holds every answer to the
+    threat model's k instead, so that fault implies about k times the epsilon, and a correct door the claim."""
+    from privsynth.privacy.noise_audit import NoiseTap, implied_epsilon
+    from tests.attacks.faults import RowSensitivityMST
+
+    full, _ = neighbours
+    implied = {}
+    for name, generator in (("correct", make_generator("mst", {})), ("fault", RowSensitivityMST())):
+        tap = NoiseTap()
+        private = PrivateData(full.train, full.domain, Odometer.for_epsilon(1.0, 1e-9), NoiseSource.simulation(8),
+                              rows_per_person=K, noise_tap=tap)
+        generator.fit(private)
+        squares, values = tap.totals()
+        ratio = math.sqrt(squares / values)
+        assert 0.95 < ratio < 1.05  # both add the noise they recorded
+        implied[name] = (implied_epsilon(private.odometer.charges, 1e-9, "zcdp", ratio, rows_per_person=K),
+                         implied_epsilon(private.odometer.charges, 1e-9, "zcdp", ratio))
+    assert implied["correct"][0] == implied["correct"][1] <= 1.0  # the door recorded k: nothing changes
+    assert implied["fault"][1] <= 1.0  # held to what it recorded, the fault would pass ...
+    assert implied["fault"][0] > 2.0  # ... held to the declared k, it implies about k times the claim
