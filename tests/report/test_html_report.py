@@ -70,9 +70,10 @@ def test_no_source_record_appears(released_run, small_adult_csv):
     source = pd.read_csv(small_adult_csv)
     html = _visible_text((released_run / "review" / HTML_REPORT_NAME).read_text(encoding="utf-8"))
     report_text = (released_run / "review" / "report.json").read_text()
-    # run names carry a UTC time (adult-20261201T113948Z) and hashes are hex: neither is a value of a row, but
-    # a time such as 11:39:48 once matched an fnlwgt of the source
-    text = re.sub(r"\d{8}T\d{6}Z|\b[0-9a-f]{16,64}\b", " ", html + report_text)
+    # run names carry a UTC time (adult-20261201T113948Z), hashes are hex and the manifest's size is printed in
+    # bytes: none is a value of a row, but a time such as 11:39:48 and a size of 44793 bytes once matched an
+    # fnlwgt of the source
+    text = re.sub(r"\d{8}T\d{6}Z|\b[0-9a-f]{16,64}\b|\(\d+ bytes\)", " ", html + report_text)
     numbers = set(re.findall(r"(?<![\d.])\d{5,7}(?![\d.])", text))
     leaked = numbers & {str(v) for v in source["fnlwgt"]}
     assert not leaked, f"fnlwgt values of source rows in the report: {sorted(leaked)[:5]}"
