@@ -39,6 +39,12 @@ class AIMParams(_Params):
     compress: bool = Field(default=True, description="Merge the codes whose NOISY one-way count is below 3 sigma.")
     alpha: float = Field(default=0.9, gt=0, lt=1, description="Share of each round's budget spent measuring "
                          "(the rest selects).")
+    sampling_floor: bool = Field(default=False, description="Stop annealing where a measurement's noise would "
+                                 "fall below the sampling error of the released table on that marginal (the noisy "
+                                 "total and the model's estimate set it), so a large budget buys more marginals "
+                                 "instead of ever more precise ones. Off by default: on Adult at epsilon 10 it had "
+                                 "not finished after 34 CPU minutes (the paper's annealing: 5-8 minutes), see "
+                                 "bench/README.md. false: the paper's annealing.")
     max_seconds: float | None = Field(default=None, gt=0, description="Time budget in seconds for the rounds: once "
                                       "AIM's own computing has taken that long, the next round is the last and spends "
                                       "all the budget left (the guarantee's details say so); null: no time budget.")
