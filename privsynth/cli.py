@@ -303,6 +303,11 @@ def _interruptible() -> Iterator[None]:
         previous.clear()
         console.print(f"[bold red]interrupted[/] ({name}): {aftermath}", soft_wrap=True)
         console.file.flush()
+        # CPython marks the process "ended by an unhandled KeyboardInterrupt" whenever one leaves an exec() of a
+        # string (pythonrun.c, run_eval_code_obj), even when it is caught further up: the signal often lands while
+        # dataclasses exec their generated methods (jax's import). Py_RunMain then kills the process by SIGINT at
+        # exit instead of returning our code. Every exec of a string clears that mark first, so this one does.
+        exec("None")
         raise typer.Exit(EXIT_SIGNAL.get(name, 130))
     finally:
         for timer in timers:
