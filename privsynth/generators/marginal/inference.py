@@ -125,7 +125,10 @@ def clique_marginals(tree: JunctionTree, potentials: Mapping[Clique, np.ndarray]
     """
     tables = []
     for log_table in _log_beliefs(tree, potentials):
-        tables.append(np.exp(log_table - log_table.max()))
+        # a trial step that overflowed a potential to +-inf gives inf - inf = NaN here: the line search rejects
+        # it (its loss is not finite), so the warning would only alarm the steward
+        with np.errstate(invalid="ignore"):
+            tables.append(np.exp(log_table - log_table.max()))
     upward: list[np.ndarray] = [np.zeros(0)] * len(tables)
     for i in reversed(range(len(tables))):
         for child in tree.children[i]:
