@@ -527,6 +527,10 @@ def run(
     ``started`` (default: now) names the run and is its public start time."""
     loaded = threat_model if isinstance(threat_model, LoadedThreatModel) else load_threat_model(threat_model, overrides)
     model = loaded.model
+    if replay_rows is not None and getattr(model.generator.params, "max_seconds", None) is not None:
+        raise PrivsynthError("--replay: generator.params.max_seconds stops the fit by the clock, so a replay could "
+                             "stop at another round and give a second table from the same noise; it is refused "
+                             "(run again without --replay for a fresh run)")
     steward = StewardHome.locate(home)
     out_dir = Path(out) if out is not None else Path(model.output.directory)
     steward.check_outside(out_dir)

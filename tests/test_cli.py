@@ -130,3 +130,17 @@ def test_init_proposes_log_scale_from_the_bounds_alone(tmp_path, small_adult_csv
     columns = yaml.safe_load(target.read_text())["data"]["columns"]
     assert columns["capital_gain"]["scale"] == "log" and "scale" not in columns["age"]
     assert "scale: log proposed" in target.read_text()
+
+
+def test_replay_of_a_time_budgeted_aim_fit_is_refused_before_anything_runs(tmp_path, write_threat_model):
+    """An AIM fit stopped by max_seconds depends on the clock: a replay could stop at another round and
+    publish a second table from the same noise, so --replay refuses it before reading any row."""
+    path = write_threat_model(generator__kind="aim", generator__params={"max_seconds": 60})
+    loaded = privsynth.threat_model.load_threat_model(path)
+    record = tmp_path / "private_record.json"
+    record.write_text(json.dumps({"nonce": "00" * 32, "threat_model": {"sha256": loaded.model.sha256()},
+                                  "source": {"rows_fingerprint": "f" * 64}}))
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "out"), "--home", str(tmp_path / "home"),
+                                 "--replay", str(record)])
+    assert result.exit_code != 0 and "max_seconds" in result.output and "refused" in result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "home").exists()
