@@ -211,3 +211,20 @@ def test_model_cliques_do_not_depend_on_the_order_measurements_come_in():
     assert expected == [("a", "b"), ("b", "c"), ("c", "d"), ("d", "b"), ("e", "a"), ("f",)]
     for shift in range(1, len(measured)):
         assert _model_cliques(measured[shift:] + measured[:shift], ("a", "b", "c", "d", "e", "f")) == expected
+
+
+def test_variable_elimination_equals_the_full_einsum():
+    """``_contract`` sums out columns one step at a time (batched matrix products); whatever the steps, the
+    answer is the one-shot einsum of all the tables. The tables share columns in every pattern a step meets:
+    a column held by one table, by two (with shared batch columns) and by three."""
+    from privsynth.generators.marginal._mbi import _contract
+
+    sizes = {"a": 2, "b": 3, "c": 4, "d": 5, "e": 3, "f": 2}
+    rng = np.random.default_rng(11)
+    operands = [(rng.random((2, 3, 4)), ("a", "b", "c")), (rng.random((4, 5)), ("c", "d")),
+                (rng.random((3, 5, 3)), ("b", "d", "e")), (rng.random((5, 2)), ("d", "f")),
+                (rng.random((3, 2)), ("e", "f")), (rng.random((4,)), ("c",))]
+    subscripts = ",".join("".join(labels) for _, labels in operands)
+    for out in [("a",), ("f", "a"), ("e", "c", "a"), ("d", "b", "f"), ()]:
+        expected = np.einsum(f"{subscripts}->{''.join(out)}", *[table for table, _ in operands])
+        np.testing.assert_allclose(_contract(operands, out, sizes), expected, rtol=1e-12, atol=0)
