@@ -116,8 +116,8 @@ def clique_marginals(tree: JunctionTree, potentials: Mapping[Clique, np.ndarray]
 
     Each clique's potential is exponentiated once, shifted by its maximum, and the passes then multiply and
     sum in probability space: upward, a clique sends its parent its table times its children's messages,
-    summed over the columns it does not share; downward, the parent's calibrated table divided by that upward
-    message, summed likewise. Messages are rescaled to a maximum of 1 and every clique is normalised at the
+    summed over the columns it does not share; downward, the parent's calibrated table summed likewise and
+    divided by that upward message. Messages are rescaled to a maximum of 1 and every clique is normalised at the
     end, so scale factors never need tracking (in a calibrated tree every clique has the same mass). A cell
     more than ~745 nats below its clique's maximum underflows to 0; it would hold a probability below 1e-300
     of that maximum, and a division 0/0 it causes is taken as 0 (the cells it multiplies are 0 too).
@@ -137,10 +137,13 @@ def clique_marginals(tree: JunctionTree, potentials: Mapping[Clique, np.ndarray]
             upward[i] = _rescaled(tables[i].sum(axis=tree.up_axes[i]))
     for i in range(len(tables)):
         for child in tree.children[i]:
-            sent = upward[child].reshape(tree.in_parent[child])
-            quotient = np.divide(tables[i], sent, out=np.zeros_like(tables[i]), where=sent > 0)
-            tables[child] = tables[child] * _rescaled(quotient.sum(axis=tree.down_axes[child])).reshape(
-                tree.in_child[child])
+            # the upward message is constant along the parent's other axes, so dividing after summing over
+            # them is the same quotient at the separator's size, not the parent's (on a diabetes round's
+            # 819k-cell tree, 15% of an iteration)
+            below = tables[i].sum(axis=tree.down_axes[child])
+            sent = upward[child]
+            quotient = np.divide(below, sent, out=np.zeros_like(below), where=sent > 0)
+            tables[child] = tables[child] * _rescaled(quotient).reshape(tree.in_child[child])
     # a too-long trial step of mirror descent can push every cell of a clique below the float range: its mass
     # is then 0 (or denormal) and the tables come out NaN or inf, which the line search rejects
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
