@@ -100,6 +100,37 @@ def _cells(clique: Clique, sizes: Mapping[str, int]) -> int:
     return int(np.prod([sizes[c] for c in clique], dtype=np.int64))
 
 
+def _sum_axes(table: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """``table.sum(axis=axes)``, in an order numpy runs fast on the junction tree's many-axis tables.
+
+    Adjacent axes that are both summed (or both kept) are merged first (a free reshape); if summed groups
+    remain apart, they are summed one at a time, the largest first, so each later pass reads a smaller
+    table. One numpy call over interleaved axes iterates with the innermost kept axis as its inner loop,
+    often of length 2 here: on a diabetes tree that took up to 15 times longer. The order is fixed by the
+    shape alone, so a fit stays reproducible.
+    """
+    if len(axes) <= 1:
+        return table.sum(axis=axes) if axes else table
+    shape: list[int] = []
+    summed: list[bool] = []
+    for i, size in enumerate(table.shape):
+        if summed and summed[-1] == (i in axes):
+            shape[-1] *= size
+        else:
+            shape.append(size)
+            summed.append(i in axes)
+    out_shape = [size for i, size in enumerate(table.shape) if i not in axes]
+    merged = table.reshape(shape)
+    groups = sorted((g for g, s in enumerate(summed) if s), key=lambda g: (-shape[g], g))
+    if len(groups) == 1:
+        return merged.sum(axis=groups[0]).reshape(out_shape)
+    remaining = list(range(len(shape)))
+    for g in groups:
+        merged = merged.sum(axis=remaining.index(g))
+        remaining.remove(g)
+    return merged.reshape(out_shape)
+
+
 def _log_beliefs(tree: JunctionTree, potentials: Mapping[Clique, np.ndarray]) -> list[np.ndarray]:
     """Each tree clique's log-potential: the sum of the model cliques it is home to."""
     beliefs: list[np.ndarray | None] = [None] * len(tree.cliques)
@@ -134,13 +165,13 @@ def clique_marginals(tree: JunctionTree, potentials: Mapping[Clique, np.ndarray]
         for child in tree.children[i]:
             tables[i] = tables[i] * upward[child].reshape(tree.in_parent[child])
         if tree.parents[i] >= 0:
-            upward[i] = _rescaled(tables[i].sum(axis=tree.up_axes[i]))
+            upward[i] = _rescaled(_sum_axes(tables[i], tree.up_axes[i]))
     for i in range(len(tables)):
         for child in tree.children[i]:
             # the upward message is constant along the parent's other axes, so dividing after summing over
             # them is the same quotient at the separator's size, not the parent's (on a diabetes round's
             # 819k-cell tree, 15% of an iteration)
-            below = tables[i].sum(axis=tree.down_axes[child])
+            below = _sum_axes(tables[i], tree.down_axes[child])
             sent = upward[child]
             quotient = np.divide(below, sent, out=np.zeros_like(below), where=sent > 0)
             tables[child] = tables[child] * _rescaled(quotient).reshape(tree.in_child[child])
@@ -210,7 +241,7 @@ def potential_marginals(tree: JunctionTree, potentials: Mapping[Clique, np.ndarr
     out = {}
     for potential in potentials:
         home, _, axes = tree.potential_plans[potential]
-        out[potential] = tables[home].sum(axis=axes) if axes else tables[home]
+        out[potential] = _sum_axes(tables[home], axes)
     return out, tables
 
 
