@@ -327,7 +327,7 @@ def measured(cmd: list[str], timeout: float, verbose: bool, max_mb: float) -> di
     watcher.join()
     lines = [line for line in (out or "").splitlines() if line.startswith("{")]
     return {"wall": time.perf_counter() - start, "cpu": _children_cpu() - cpu_before, "peak_mb": peak[0] / 2**20,
-            "rc": proc.returncode,
+            "rc": proc.returncode, "stdout": out or "",
             "timed_out": timed_out, "over_memory": over[0], "child": json.loads(lines[-1]) if lines else None,
             "load_start": load, "load_end": os.getloadavg()[0]}
 
@@ -371,6 +371,17 @@ def note(step: str, child_out: dict[str, Any] | None) -> str:
     return ""
 
 
+def _blocking_checks(stdout: str) -> list[str]:
+    """The rows of ``privsynth run``'s results table whose result is neither pass nor info, as 'check estimate
+    (threshold) result'."""
+    rows = []
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("│┃").split("│")]
+        if len(cells) == 7 and cells[0] and cells[-1] not in ("pass", "info", "result"):
+            rows.append(f"{cells[0]} {cells[1]} (threshold {cells[3]}) {cells[-1]}")
+    return rows or ["see the run's output"]
+
+
 def run_step(table: str, step: str, workdir: Path, timeout: float, verbose: bool, max_mb: float) -> dict[str, Any]:
     if step == "run":
         out = workdir / f"run-{table}"
@@ -379,12 +390,15 @@ def run_step(table: str, step: str, workdir: Path, timeout: float, verbose: bool
         result = measured(cmd, timeout, verbose, max_mb)
         result["seconds"] = result["wall"]
         result["note"] = {0: "released", 3: "blocked"}.get(result["rc"], f"exit {result['rc']}")
+        if result["rc"] == 3:  # which checks blocked it (the run folder goes with the temporary directory)
+            result["note"] += ": " + "; ".join(_blocking_checks(result["stdout"]))
     else:
         cmd = [sys.executable, __file__, "--one", table, step, "--workdir", str(workdir)]
         result = measured(cmd, timeout, verbose, max_mb)
         child_out = result["child"]
         result["seconds"] = child_out["seconds"] if child_out else result["wall"]
         result["note"] = note(step, child_out) if child_out else f"exit {result['rc']}"
+    result.pop("stdout")
     if result["timed_out"]:
         result["note"] = f"stopped after {timeout:.0f} s"
     if result["over_memory"]:
