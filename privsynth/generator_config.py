@@ -29,10 +29,12 @@ class AIMParams(_Params):
                                       "target; never the rows), keeping every marginal with data.target when they fit; "
                                       "their subsets are the candidates. Adult (455) and bank marketing (680) keep "
                                       "their whole workload. null: always all of them.")
-    max_model_size: float = Field(default=20.0, gt=0, description="Cap on the junction tree's size in MiB "
-                                  "(the paper's default is 80; 20 keeps a fit on Adult fast with no measurable loss). On a wide table "
-                                  "every round's cost grows with it: `privsynth init` proposes 5 for more than 20 "
-                                  "columns (diabetes at epsilon 1: the same fidelity at a fifth of the fit time).")
+    max_model_size: float | None = Field(default=None, gt=0, description="Cap on the junction tree's size in "
+                                         "MiB (the paper's default is 80). null: 5 MiB per unit of the fit's "
+                                         "epsilon, between 5 and 20 (epsilon 1: 5, epsilon 4 and more: 20): every "
+                                         "round's cost grows with the cap, and at epsilon 1 a larger model bought "
+                                         "nothing on Adult or diabetes while at epsilon 10 Adult needs 20 "
+                                         "(bench/README.md).")
     max_rounds: int | None = Field(default=None, ge=1, description="Rounds of select-and-measure; null: 16 per "
                                    "column, as in the paper (annealing usually ends the fit before).")
     round_iters: int = Field(default=200, ge=1, description="Inference iterations after each round (warm-started).")

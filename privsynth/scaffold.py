@@ -102,13 +102,6 @@ def _binary_target(columns: dict[str, dict[str, Any]]) -> str | None:
     return binary[-1] if binary else None
 
 
-#: a table with more columns than this gets AIM's junction tree capped at WIDE_MODEL_SIZE MiB in the draft
-WIDE_COLUMNS, WIDE_MODEL_SIZE = 20, 5.0
-WIDE_NOTE = ("# TODO review: proposed for a table this wide (the default is 20): it bounds every AIM round's cost. On "
-             "diabetes' 48 columns at epsilon 1 it kept the 2-way TVD and TSTR AUC of 20 at a fifth of the fit time; "
-             "on Adult's 15 at epsilon 10 it cost fidelity (bench/README.md). Raise it with epsilon.")
-
-
 def _defaults(model: Any) -> dict[str, Any]:
     return model.model_dump(mode="json")
 
@@ -140,10 +133,9 @@ def scaffold_threat_model(data: Path, output: Path, name: str | None = None) -> 
         columns[str(column)], notes[str(column)] = _column_entry(str(column), raw[column])
     target = _binary_target(columns)
     source = os.path.relpath(data.resolve(), output.resolve().parent)  # the loader resolves it against the YAML
-    wide = len(columns) > WIDE_COLUMNS
     # the schema's and README's default generator
     generator = TypeAdapter(GeneratorSpec).validate_python(
-        {"kind": "aim", "params": {"max_model_size": WIDE_MODEL_SIZE} if wide else {}})
+        {"kind": "aim", "params": {}})
     document = {
         "name": model_name,
         "description": f"Draft made by `privsynth init` from {data.name}. Review every TODO.",
@@ -168,8 +160,6 @@ def scaffold_threat_model(data: Path, output: Path, name: str | None = None) -> 
     secret_note = "  # TODO the attributes that must not be inferable (a diagnosis, an income); `run` needs one"
     text = text.replace("\n  secret_columns: []\n", f"\n  secret_columns: []{secret_note}\n", 1)
     text = text.replace("\n  secret_columns:\n", f"\n  secret_columns:{secret_note}\n", 1)
-    if wide:
-        text = text.replace(f"\n    max_model_size: {WIDE_MODEL_SIZE}\n", f"\n    max_model_size: {WIDE_MODEL_SIZE}  {WIDE_NOTE}\n", 1)
     text = text.replace("\n  person_column: null\n", f"\n  person_column: null  {PERSON_NOTE}\n", 1)
     text = text.replace("\n  max_rows_per_person: null\n", f"\n  max_rows_per_person: null  {BOUND_NOTE}\n", 1)
     header = ("# Threat model drafted by `privsynth init`. Nothing here is public until a person says so.\n"

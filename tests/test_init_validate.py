@@ -76,18 +76,6 @@ def test_init_drafts_codes_as_categories_and_no_weight_as_target(tmp_path, wide_
     assert result.exit_code == 0, result.output
 
 
-def test_init_caps_aims_model_on_a_wide_table_only(tmp_path):
-    """A table of more than 20 columns gets AIM's model-size cap lowered in the draft, with the reason beside it;
-    a narrow one keeps the default (the choice reads the column count only, never the values)."""
-    rng = np.random.default_rng(0)
-    for width, expected in ((21, 5.0), (20, 20.0)):
-        data = tmp_path / f"w{width}.csv"
-        pd.DataFrame({f"c{i}": rng.choice(["a", "b", "c"], 60) for i in range(width)}).to_csv(data, index=False)
-        text, doc = _init(data, tmp_path / f"w{width}.yaml")
-        assert doc["generator"]["params"]["max_model_size"] == expected
-        assert ("# TODO review: proposed for a table this wide" in text) == (expected == 5.0)
-
-
 def test_init_without_a_binary_column_proposes_no_target(tmp_path):
     data = tmp_path / "t.csv"
     pd.DataFrame({"code": ["a", "b", "c"] * 20, "weight": [1.5, 2.5, 3.25] * 20}).to_csv(data, index=False)

@@ -48,7 +48,7 @@ def test_generators_and_their_parameters_are_validated_with_their_path(write_thr
         load_threat_model(write_threat_model(generator__kind="aim", generator__params={"iterz": 3, "degree": "x"}))
     assert sorted(p.split(":")[0] for p in typo.value.problems) == ["generator.params.degree", "generator.params.iterz"]
     model = load_threat_model(write_threat_model(generator__kind="aim", generator__params={"degree": 2})).model
-    assert model.generator.params.degree == 2 and model.generator.params.max_model_size == 20.0
+    assert model.generator.params.degree == 2 and model.generator.params.max_model_size is None
 
 
 def test_gates_are_a_mapping_checked_against_the_catalogue(write_threat_model):

@@ -13,8 +13,10 @@ from privsynth.data.domain import PublicDomain
 from privsynth.errors import PrivsynthError
 from privsynth.generator_config import AIMParams
 from privsynth.generators.marginal._mbi import estimate_model
-from privsynth.generators.marginal.aim import AIM, _compress, public_workload, sampling_floor, workload_candidates
+from privsynth.generators.marginal.aim import (AIM, _compress, default_model_size, public_workload, sampling_floor,
+                                               workload_candidates)
 from privsynth.privacy.noise import NoiseSource
+from privsynth.privacy.accounting import zcdp_rho
 from privsynth.privacy.odometer import Odometer
 from privsynth.privacy.private_data import NoisyMarginal, PrivateData
 from privsynth.threat_model import CategoricalColumn
@@ -161,6 +163,18 @@ def test_time_budget_ends_the_rounds_and_still_spends_the_whole_budget(rows, dom
     assert "max_seconds" not in untimed.guarantee_.details and len(untimed.rounds_) > 1
     with pytest.raises(PrivsynthError, match="max_seconds.*greater than 0"):
         AIM(max_seconds=0)
+
+
+@pytest.mark.parametrize("epsilon, mib", [(0.1, 5.0), (1.0, 5.0), (2.0, 10.0), (3.0, 15.0), (10.0, 20.0)])
+def test_default_model_cap_grows_with_the_fits_epsilon(epsilon, mib):
+    assert default_model_size(zcdp_rho(epsilon, 1e-9), 1e-9) == pytest.approx(mib, rel=1e-6)
+
+
+def test_the_cap_used_is_in_the_public_details_and_a_declared_one_wins(fitted, rows, domain):
+    assert fitted[0].guarantee_.details["max_model_size_mib"] == 5.0  # epsilon 1, nothing declared
+    declared = AIM(round_iters=10, final_iters=10, max_rounds=2, max_model_size=7.5).fit(
+        PrivateData(rows.iloc[:500], domain, Odometer.for_epsilon(1.0, 1e-9), NoiseSource.simulation(0)))
+    assert declared.guarantee_.details["max_model_size_mib"] == 7.5
 
 
 def test_sampling_floor_is_the_noise_whose_error_matches_a_samples():
