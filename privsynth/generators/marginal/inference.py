@@ -18,6 +18,7 @@ transposed.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 from dataclasses import dataclass
@@ -111,24 +112,33 @@ def _sum_axes(table: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     """
     if len(axes) <= 1:
         return table.sum(axis=axes) if axes else table
-    shape: list[int] = []
-    summed: list[bool] = []
-    for i, size in enumerate(table.shape):
-        if summed and summed[-1] == (i in axes):
-            shape[-1] *= size
-        else:
-            shape.append(size)
-            summed.append(i in axes)
-    out_shape = [size for i, size in enumerate(table.shape) if i not in axes]
-    merged = table.reshape(shape)
-    groups = sorted((g for g, s in enumerate(summed) if s), key=lambda g: (-shape[g], g))
-    if len(groups) == 1:
-        return merged.sum(axis=groups[0]).reshape(out_shape)
-    remaining = list(range(len(shape)))
-    for g in groups:
-        merged = merged.sum(axis=remaining.index(g))
-        remaining.remove(g)
+    merged_shape, order, out_shape = _sum_plan(table.shape, axes)
+    merged = table.reshape(merged_shape)
+    for axis in order:
+        merged = merged.sum(axis=axis)
     return merged.reshape(out_shape)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sum_plan(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...],
+                                                                       tuple[int, ...]]:
+    """``_sum_axes``'s plan, a function of the shape alone (cached: a small fit calls it thousands of times
+    on the same few shapes): the merged shape, the axes to sum one after another (as numbered when each is
+    summed), and the result's shape."""
+    merged: list[int] = []
+    summed: list[bool] = []
+    for i, size in enumerate(shape):
+        if summed and summed[-1] == (i in axes):
+            merged[-1] *= size
+        else:
+            merged.append(size)
+            summed.append(i in axes)
+    groups = sorted((g for g, s in enumerate(summed) if s), key=lambda g: (-merged[g], g))
+    remaining, order = list(range(len(merged))), []
+    for g in groups:
+        order.append(remaining.index(g))
+        remaining.remove(g)
+    return tuple(merged), tuple(order), tuple(size for i, size in enumerate(shape) if i not in axes)
 
 
 def _log_beliefs(tree: JunctionTree, potentials: Mapping[Clique, np.ndarray]) -> list[np.ndarray]:
