@@ -6,7 +6,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 from typer.testing import CliRunner
