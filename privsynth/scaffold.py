@@ -133,9 +133,7 @@ def scaffold_threat_model(data: Path, output: Path, name: str | None = None) -> 
         columns[str(column)], notes[str(column)] = _column_entry(str(column), raw[column])
     target = _binary_target(columns)
     source = os.path.relpath(data.resolve(), output.resolve().parent)  # the loader resolves it against the YAML
-    # the schema's and README's default generator
-    generator = TypeAdapter(GeneratorSpec).validate_python(
-        {"kind": "aim", "params": {}})
+    generator = TypeAdapter(GeneratorSpec).validate_python({"kind": "aim"})  # the schema's and README's default
     document = {
         "name": model_name,
         "description": f"Draft made by `privsynth init` from {data.name}. Review every TODO.",
