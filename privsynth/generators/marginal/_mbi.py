@@ -24,6 +24,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from privsynth.generators.marginal import flat_inference
 from privsynth.generators.marginal.inference import JunctionTree, MarginalLoss, Measurement, mirror_descent
 from privsynth.privacy.private_data import NoisyMarginal
 
@@ -455,7 +456,8 @@ def estimate_model(sizes: Mapping[str, int], measurements: Sequence[NoisyMargina
     loss = MarginalLoss(tree, [Measurement(clique, counts.reshape([sizes[c] for c in clique]), sigma, homes[clique])
                                for clique, counts, sigma in prepared])
     potentials = _initial_potentials(cliques, sizes, warm_start)
-    potentials, tables = mirror_descent(tree, loss, potentials, total, int(iters))
+    descend = flat_inference.mirror_descent if tree.cells <= flat_inference.FLAT_MAX_CELLS else mirror_descent
+    potentials, tables = descend(tree, loss, potentials, total, int(iters))
     normalised = {clique: _normalise(table) for clique, table in zip(tree.cliques, tables)}
     log.info("Private-PGM model: %d columns, %d measurements, %d maximal cliques (%d cells, largest %d), "
              "estimated total %.1f", len(order), len(prepared), len(normalised), tree.cells,
