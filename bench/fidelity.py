@@ -112,13 +112,26 @@ def _issue20_bands(dataset: str, columns: dict[str, dict]) -> dict[str, Any]:
     return plan
 
 
+def _issue20_derived(dataset: str, columns: dict[str, dict]) -> dict[str, Any]:
+    """``issue20`` with Adult's education_num declared as education's public parent (adult.names: the ordinal
+    code of the 16 levels): generators derive it from education instead of learning it as a column, so the
+    education rules hold by construction."""
+    plan = _issue20(dataset, columns)
+    if dataset == "adult":
+        plan["columns"]["education"] = {"parent": {"column": "education_num", "mapping": {
+            level: str(num) for level, num in ADULT_EDUCATION_NUM.items()}}}
+        plan["rules"] = []
+    return plan
+
+
 def _before(dataset: str, columns: dict[str, dict]) -> dict[str, Any]:
     """The decoding before issue 20 on today's binning: a value spread uniformly inside its bin."""
     numeric = [n for n, c in columns.items() if c.get("type") in ("integer", "float")]
     return {"columns": {n: {"within_bin": "uniform"} for n in numeric}, "rules": []}
 
 
-CONFIGS = {"public": None, "before": _before, "issue20": _issue20, "issue20-bands": _issue20_bands}
+CONFIGS = {"public": None, "before": _before, "issue20": _issue20, "issue20-bands": _issue20_bands,
+           "issue20-derived": _issue20_derived}
 
 
 # ------------------------------------------------------------------------------------------------ data

@@ -140,6 +140,26 @@ def test_structure_problems_are_reported_with_their_paths(write_threat_model):
     assert "quantile_share" in text and "0.6" in text
 
 
+def test_an_integer_parent_must_be_coded_exactly_and_hold_every_mapped_value(write_threat_model):
+    """A derived integer column gets its value from the mapping, so every mapped value must be one of its
+    integers, and it must have a code per value (no bins), or the synthetic number would not be the mapped one."""
+    columns = yaml.safe_load(load_threat_model(write_threat_model()).model.canonical_json())["data"]["columns"]
+    levels = columns["education"]["values"]
+    columns["education"]["parent"] = {"column": "education_num", "mapping": {v: str(i + 1) for i, v in enumerate(levels)}}
+    model = load_threat_model(write_threat_model(data__columns=columns)).model
+    assert model.data.columns["education"].parent.column == "education_num"
+
+    columns["education"]["parent"]["mapping"][levels[0]] = "17"
+    with pytest.raises(ThreatModelError) as caught:
+        load_threat_model(write_threat_model(data__columns=columns))
+    assert "parent values ['17'] are not integers in [1, 16] of 'education_num'" in "; ".join(caught.value.problems)
+    columns["education"]["parent"]["mapping"][levels[0]] = "1"
+    columns["education_num"]["bins"] = 4
+    with pytest.raises(ThreatModelError) as caught:
+        load_threat_model(write_threat_model(data__columns=columns))
+    assert "a derived number must be an integer column" in "; ".join(caught.value.problems)
+
+
 def test_a_structured_threat_model_loads(write_threat_model):
     columns = yaml.safe_load(load_threat_model(write_threat_model()).model.canonical_json())["data"]["columns"]
     columns["fnlwgt"].update({"bins": "quantile", "quantile_bins": 24})

@@ -15,14 +15,11 @@ import pandas as pd
 
 from privsynth.data import binning
 from privsynth.rules import ColumnFacts, Rule, parse_rule, violations
-from privsynth.columns import column_facts
+from privsynth.columns import EXACT_INTEGER_LIMIT, column_facts
 from privsynth.threat_model import CategoricalColumn, DataSpec, NumericColumn
 
 ColumnSpec = NumericColumn | CategoricalColumn
 
-#: integer columns with at most this many values are kept exact by default (anchors: binning costs more
-#: than the mechanism: age, education_num and hours_per_week lose most of their fidelity in 10 bins)
-EXACT_INTEGER_LIMIT = 128
 DEFAULT_BINS = 32
 
 

@@ -210,6 +210,25 @@ def test_icd9_prefix_hierarchy_keeps_every_code_inside_its_block():
     assert np.isfinite(model.guarantee_.epsilon)
 
 
+@pytest.mark.parametrize("kind", ["mst", "aim"])
+def test_an_integer_parent_is_derived_from_its_child(adult, adult_model, kind):
+    """education_num declared as education's public parent (adult.names: the ordinal code of the 16 levels):
+    the model learns education alone and every synthetic education_num is its level's number, an integer."""
+    columns = {c: adult_model.kept_columns[c] for c in ["age", "education", "education_num", "sex", "income"]}
+    columns["education"] = columns["education"].model_copy(update={"parent": ParentSpec(
+        column="education_num", mapping={k: str(v) for k, v in EDUCATION_NUM.items()})})
+    domain = PublicDomain(columns, target="income")
+    private = PrivateData(adult[list(columns)], domain, Odometer.for_epsilon(1.0, 1e-9), NoiseSource.simulation(0))
+    model = MST(iters=200) if kind == "mst" else AIM(**FAST_AIM)
+    assert "education_num" not in model.model_columns(private)
+    table = model.fit(private).sample(3000, seed=0)
+    assert table["education_num"].dtype == np.int64
+    expected = table["education"].astype(object).map(EDUCATION_NUM)
+    assert (table["education_num"] == expected).all()
+    assert table["education"].nunique() > 5  # the child itself is learnt, not collapsed
+    assert "education_num" not in {c for columns_ in model.guarantee_.details.get("measured", []) for c in columns_}
+
+
 @pytest.mark.parametrize("kind", ["dp-tvae", "dp-ctgan"])
 def test_dpsgd_generators_buy_quantile_cut_points_before_training(adult, adult_model, kind):
     from privsynth.generators.registry import make_generator

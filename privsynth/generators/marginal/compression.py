@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+import pandas as pd
 
 from privsynth.data.domain import ColumnCoder, PublicDomain
 from privsynth.privacy.private_data import NoisyMarginal, PrivateData
@@ -79,7 +80,10 @@ def derived_code_map(domain: PublicDomain, coders: dict[str, ColumnCoder], child
     assert isinstance(spec, CategoricalColumn) and spec.parent is not None
     parent_coder = coders[spec.parent.column]
     mapping = spec.parent_map()
-    out = [parent_coder.values.index(mapping[v]) for v in coders[child].values]
+    if parent_coder.kind == "categorical":
+        out = [parent_coder.values.index(mapping[v]) for v in coders[child].values]
+    else:  # an exactly coded integer column (validated): its code is its value's
+        out = parent_coder.encode(pd.Series([int(mapping[v]) for v in coders[child].values])).tolist()
     if coders[child].missing_code is not None:
         out.append(int(parent_coder.missing_code))  # validated: the parent allows missing when the child does
     return np.asarray(out, dtype=np.int64)
