@@ -70,7 +70,7 @@ class FlatTree:
         sizes = dict(tree.sizes)
         shapes = [tree.shape(i) for i in range(len(tree.cliques))]
         lengths = np.array([int(np.prod(s, dtype=np.int64)) for s in shapes], dtype=np.int64)
-        self.tree, self.loss, self.shapes = tree, loss, shapes
+        self.shapes = shapes
         self.offsets = np.concatenate([[0], np.cumsum(lengths)])
         self.lengths = lengths
         self.cells = int(self.offsets[-1])
