@@ -91,6 +91,35 @@ def test_marginals_sum_to_one_and_match_measured_truth(fork):
     assert model.total == pytest.approx(N_FORK, abs=0.5)
 
 
+def test_a_cliques_counts_are_the_models_within_one_row(fork):
+    """Stratified allocation: the first clique's counts are n * P within one row, and each later clique's new
+    column within one row of its group's n_g * P(new | separator) (independent draws: off by sqrt(n p))."""
+    model, sample = fork
+    (first, *_), n = model.cliques, len(sample)
+    axes = tuple("xyz".index(c) for c in first)
+    counts = empirical(sample, axes, model.marginal(first).shape) * n
+    assert np.abs(counts - n * model.marginal(first)).max() < 1
+    other = next(c for c in model.cliques if c != first)
+    separator, new = [c for c in other if c in first], [c for c in other if c not in first]
+    joint = model.marginal((*separator, *new))
+    for s in range(joint.shape[0]):
+        rows = sample[sample[:, "xyz".index(separator[0])] == s]
+        got = np.bincount(rows[:, "xyz".index(new[0])], minlength=joint.shape[1])
+        assert np.abs(got - len(rows) * joint[s] / joint[s].sum()).max() < 1, s
+
+
+def test_stratified_rows_are_unbiased_across_cliques(fork):
+    """Each cell of the full joint (which spans both cliques) is hit n * P(x, y, z) times on average, at a
+    small n where rounding matters: the allocation shifts no mass."""
+    model, _ = fork
+    n, draws = 37, 2000
+    rng = np.random.default_rng(7)
+    total = sum(empirical(model.sample(n, rng), (0, 1, 2), (3, 4, 4)) for _ in range(draws)) / draws
+    truth = FORK / N_FORK
+    assert np.abs(total - truth).max() < 0.004  # 5 standard errors of a cell's mean share (p about 0.02)
+    assert tvd(total, truth) < 0.02
+
+
 def test_same_seed_same_rows_other_seed_other_rows(fork):
     model, _ = fork
     a, b = model.sample(500, np.random.default_rng(5)), model.sample(500, np.random.default_rng(5))

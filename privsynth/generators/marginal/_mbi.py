@@ -6,8 +6,9 @@ ever sees the Gaussian-noised measurements, so fitting and sampling are post-pro
 We do NOT use mbi 1.1.0's ``synthetic_data``. It conditions each new column on the *measured* cliques rather
 than on the junction tree's maximal cliques, and its rounding sampler ranks each parent group's rows by
 position, so two columns drawn from the same parents come out comonotone (a real run gave
-P(>50K | Divorced) = 0.000). ``MarginalModel.sample`` instead walks the junction tree and draws every row's new
-columns independently from P(new | separator), which reproduces the model's distribution exactly in law.
+P(>50K | Divorced) = 0.000). ``MarginalModel.sample`` instead walks the junction tree and gives the rows of
+each separator value their new columns in proportion to P(new | separator) (stratified: unbiased, with far
+less sampling error than independent draws), in a fresh random order per clique, so no two columns are coupled.
 
 Inference is ours too (``inference.py``: Private-PGM's mirror descent in numpy, because mbi's jax version
 spent most of every AIM fit compiling). What this file still takes from mbi is its junction tree: the greedy
@@ -188,9 +189,10 @@ class MarginalModel:
         """n rows of int64 codes, shape (n, len(columns)), columns in ``self.columns`` order.
 
         The first maximal clique is drawn jointly; each later clique draws its new columns from
-        P(new | separator) at the row's own separator values, one independent uniform per row. The product
-        P(C1) * prod_k P(new_k | sep_k) is exactly the junction-tree factorisation of the model, so the sample
-        has the model's distribution; no ranking couples rows, so siblings stay conditionally independent.
+        P(new | separator) at the rows' own separator values (``_draw_rows``: stratified within each separator
+        value, in a random order of its rows). The product P(C1) * prod_k P(new_k | sep_k) is exactly the
+        junction-tree factorisation of the model, so each cell's expected count is the model's; the random
+        order per clique keeps siblings conditionally independent.
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}")
@@ -325,24 +327,37 @@ def _conditionals(joint: np.ndarray) -> np.ndarray:
 
 
 def _draw_rows(conditionals: np.ndarray, groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """For each row, an independent inverse-CDF draw from ``conditionals[groups[row]]``.
+    """For each row, a code from ``conditionals[groups[row]]``, by stratified allocation.
 
-    Vectorised: the CDFs of the separator values in use are laid end to end, row r shifted by 2r, so one
-    ``searchsorted`` serves every row. Rows never share or rank their uniforms, so no coupling appears.
+    The n_g rows of separator value g get each new cell c floor(n_g P(c | g)) times, plus one more for the
+    cells that a systematic sample (one uniform start per group) picks with probability equal to the
+    fractional part; a fresh random order of the group's rows then receives those codes.
+
+    Why not independent draws: every cell's count keeps its expectation n_g P(c | g), but it is off by less
+    than one instead of by a multinomial error of about sqrt(n_g P). That error is a large share of what the
+    release's marginals differ by when the budget is large (Adult at epsilon 10: decile 3-way TVD 0.042 with
+    independent draws, 0.039 stratified, from the same model). Why still no coupling (mbi 1.1.0's fault, see
+    the module doc): every clique puts the rows of a group in a new random order, so columns drawn from one
+    separator in different cliques stay independent given it.
     """
-    used, inverse = np.unique(groups, return_inverse=True)
+    used, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
     probs = conditionals[used]
-    width = probs.shape[1]
-    cdf = np.cumsum(probs, axis=1)
-    cdf /= cdf[:, -1:]
-    offset = 2.0 * np.arange(len(used))
-    picks = np.searchsorted((cdf + offset[:, None]).ravel(), rng.random(len(groups)) + offset[inverse],
-                            side="right") - inverse * width
-    # a uniform that rounds up onto its row's end overruns: give it the row's last category with mass
-    last = width - 1 - np.argmax(probs[:, ::-1] > 0, axis=1)
-    overrun = picks >= width
-    picks[overrun] = last[inverse[overrun]]
-    return picks.astype(np.int64)
+    expected = probs / probs.sum(axis=1, keepdims=True) * counts[:, None]
+    base = np.floor(expected)
+    extra = np.rint(counts - base.sum(axis=1))  # an integer up to rounding error: how many cells get one more
+    cumulative = np.cumsum(expected - base, axis=1)
+    cumulative *= (extra / np.where(cumulative[:, -1] > 0, cumulative[:, -1], 1.0))[:, None]
+    cumulative[:, -1] = extra
+    start = rng.random(len(used))[:, None]
+    above = np.floor(cumulative - start)  # cell c is picked when an integer lies in [cum_{c-1}, cum_c) - start
+    picked = np.diff(above, axis=1, prepend=np.floor(-start))
+    allocation = (base + picked).astype(np.int64).ravel()
+    cells = np.flatnonzero(allocation)
+    codes = np.repeat(cells % probs.shape[1], allocation[cells])  # group by group, in the order of ``used``
+    order = np.argsort(inverse + rng.random(len(groups)), kind="stable")  # each group's rows, shuffled
+    out = np.empty(len(groups), dtype=np.int64)
+    out[order] = codes
+    return out
 
 
 def noisy_total(measurements: Sequence[tuple[Clique, np.ndarray, float]]) -> float:
