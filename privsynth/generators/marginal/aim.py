@@ -223,15 +223,17 @@ def workload_candidates(names: Sequence[str], degree: int, target: str | None, t
 
 #: the default junction-tree cap: MODEL_MIB_PER_EPSILON MiB per unit of the fit's epsilon, within MODEL_MIB_RANGE
 MODEL_MIB_PER_EPSILON = 5.0
-MODEL_MIB_RANGE = (5.0, 20.0)
+MODEL_MIB_RANGE = (5.0, 10.0)
 
 
 def default_model_size(rho: float, delta: float) -> float:
     """The cap (MiB) when the threat model sets none, from the fit's budget only (public). Each round estimates
     every candidate from the model, so its cost grows with the tree: on diabetes at epsilon 1 a 20 MiB cap let
     some noise paths grow trees of 1-2.6 million cells and run for 25+ minutes, with the same 2-way TVD and TSTR
-    as a 5 MiB cap; Adult at epsilon 1 gives identical tables at both caps, while at epsilon 10 it needs 20
-    (3-way decile TVD 0.042 against 0.052 at 5). A small budget cannot fill a large model with signal anyway."""
+    as a 5 MiB cap; Adult at epsilon 1 gives identical tables at both caps. At epsilon 10 the sampling floor
+    keeps sigma up and so measures about 60 marginals: 10 MiB took 400-570 s on Adult against 1,100-1,500 s at
+    20, for decile 3-way TVD 0.0385 against 0.0375 (bench/README.md). A small budget cannot fill a large model
+    with signal anyway."""
     low, high = MODEL_MIB_RANGE
     return min(max(MODEL_MIB_PER_EPSILON * zcdp_epsilon(rho, delta), low), high)
 
@@ -403,9 +405,10 @@ def sampling_floor(model: MarginalModel, columns: Clique) -> float:
     Why: the release is a sample of about N rows, so on this marginal it carries that sampling error whatever
     the model knows; halving sigma further buys precision the released table cannot show, at four times the
     round's cost, and so fewer marginals measured (at epsilon 10 on Adult the paper's annealing takes sigma
-    from 11.5 to 2.9 within 7 rounds and the budget ends after 19). Opt-in (``sampling_floor``): with it the
-    Adult epsilon-10 fit ran many more rounds on a model near the size cap and had not ended after 34 CPU
-    minutes, so it is not yet affordable as a default.
+    from 11.5 to 2.9 within 7 rounds and the budget ends after 19, leaving whole relations unmeasured; with the
+    floor sigma stays near 5.8 for about 60 rounds: decile 3-way TVD 0.034-0.037 against 0.039, see
+    bench/README.md). On by default; it does not bind at epsilon 1 on Adult, bank marketing or diabetes (the
+    same rounds and tables), where sigma never reaches it.
     Post-processing: N is the model's noisy total and p its estimated marginal, never the private rows."""
     p = model.marginal(columns).ravel()
     return math.sqrt(model.total) * float(np.sqrt(p * (1 - p)).sum()) / p.size
