@@ -116,7 +116,7 @@ def test_stratified_rows_are_unbiased_across_cliques(fork):
     rng = np.random.default_rng(7)
     total = sum(empirical(model.sample(n, rng), (0, 1, 2), (3, 4, 4)) for _ in range(draws)) / draws
     truth = FORK / N_FORK
-    assert np.abs(total - truth).max() < 0.004  # 5 standard errors of a cell's mean share (p about 0.02)
+    assert np.abs(total - truth).max() < 0.004  # 4 standard errors of the largest cell's mean share (p 0.08)
     assert tvd(total, truth) < 0.02
 
 

@@ -232,7 +232,7 @@ def default_model_size(rho: float, delta: float) -> float:
     some noise paths grow trees of 1-2.6 million cells and run for 25+ minutes, with the same 2-way TVD and TSTR
     as a 5 MiB cap; Adult at epsilon 1 gives identical tables at both caps. At epsilon 10 the sampling floor
     keeps sigma up and so measures about 60 marginals: 10 MiB took 400-570 s on Adult against 1,100-1,500 s at
-    20, for decile 3-way TVD 0.0385 against 0.0375 (bench/README.md). A small budget cannot fill a large model
+    20, for decile 3-way TVD 0.0385 against 0.0375 (independent draws; bench/README.md). A small budget cannot fill a large model
     with signal anyway."""
     low, high = MODEL_MIB_RANGE
     return min(max(MODEL_MIB_PER_EPSILON * zcdp_epsilon(rho, delta), low), high)
@@ -406,9 +406,11 @@ def sampling_floor(model: MarginalModel, columns: Clique) -> float:
     the model knows; halving sigma further buys precision the released table cannot show, at four times the
     round's cost, and so fewer marginals measured (at epsilon 10 on Adult the paper's annealing takes sigma
     from 11.5 to 2.9 within 7 rounds and the budget ends after 19, leaving whole relations unmeasured; with the
-    floor sigma stays near 5.8 for about 60 rounds: decile 3-way TVD 0.034-0.037 against 0.039, see
-    bench/README.md). On by default; it does not bind at epsilon 1 on Adult, bank marketing or diabetes (the
-    same rounds and tables), where sigma never reaches it.
+    floor sigma stays near 5.8 for about 60 rounds). The stratified sampler (_mbi._draw_rows) keeps a clique's
+    counts closer to the model than independent draws would, so the bound is a rule of thumb for where more
+    precision stops paying rather than an exact one; measured on Adult at epsilon 10, both sampled stratified:
+    decile 3-way TVD 0.032-0.034 with the floor against 0.039 without (bench/README.md). On by default; it does
+    not bind at epsilon 1 on Adult, bank marketing or diabetes (the same rounds and tables).
     Post-processing: N is the model's noisy total and p its estimated marginal, never the private rows."""
     p = model.marginal(columns).ravel()
     return math.sqrt(model.total) * float(np.sqrt(p * (1 - p)).sum()) / p.size
